@@ -1,0 +1,231 @@
+package integration
+
+import (
+	"bytes"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// producedAt is where the broker said a record was written.
+type producedAt struct {
+	partition int32
+	offset    int64
+	err       error
+}
+
+func TestProduceConsume100k(t *testing.T) {
+	t.Parallel()
+	const (
+		topic = "hundred-k"
+		parts = 6
+		n     = 100_000
+	)
+	b := startBroker(t)
+	createTopic(t, newAdmin(t, b), topic, parts, nil)
+
+	// kgo defaults: idempotent, acks=all, snappy.
+	prod := newClient(t, b, kgo.DefaultProduceTopic(topic))
+	ctx := testCtx(t, 90*time.Second)
+	key := func(i int) string { return fmt.Sprintf("key-%d", i%997) }
+	value := func(i int) string { return fmt.Sprintf("value-%d-%s", i, strings.Repeat("v", i%50)) }
+
+	results := make([]producedAt, n)
+	var wg sync.WaitGroup
+	wg.Add(n)
+	for i := 0; i < n; i++ {
+		i := i
+		prod.Produce(ctx, kgo.KeyStringRecord(key(i), value(i)), func(r *kgo.Record, err error) {
+			results[i] = producedAt{r.Partition, r.Offset, err}
+			wg.Done()
+		})
+	}
+	wg.Wait()
+
+	// Expected content of each partition: records in produce-call order.
+	expected := make(map[int32][]int)
+	keyPart := make(map[string]int32)
+	for i, res := range results {
+		if res.err != nil {
+			t.Fatalf("produce record %d: %v", i, res.err)
+		}
+		if p, ok := keyPart[key(i)]; ok && p != res.partition {
+			t.Fatalf("key %s went to partitions %d and %d", key(i), p, res.partition)
+		}
+		keyPart[key(i)] = res.partition
+		exp := expected[res.partition]
+		if want := int64(len(exp)); res.offset != want {
+			t.Fatalf("record %d acknowledged at %d@%d, want offset %d (acks must follow produce order, contiguous from 0)", i, res.partition, res.offset, want)
+		}
+		expected[res.partition] = append(exp, i)
+	}
+	if len(expected) != parts {
+		t.Errorf("records landed in %d partitions, want %d", len(expected), parts)
+	}
+
+	ends := endOffsets(t, newAdmin(t, b), topic)
+	for p := int32(0); p < parts; p++ {
+		if ends[p] != int64(len(expected[p])) {
+			t.Errorf("partition %d: end offset %d, want %d", p, ends[p], len(expected[p]))
+		}
+	}
+
+	got := byPartition(consumeN(t, b, topic, parts, n, 90*time.Second, time.Second))
+	for p := int32(0); p < parts; p++ {
+		recs, exp := got[p], expected[p]
+		if len(recs) != len(exp) {
+			t.Errorf("partition %d: consumed %d records, want %d (loss or duplicates)", p, len(recs), len(exp))
+		}
+		if err := checkContiguous(recs, 0); err != nil {
+			t.Error(err)
+			continue
+		}
+		for j := 0; j < len(recs) && j < len(exp); j++ {
+			i := exp[j]
+			if string(recs[j].Key) != key(i) || string(recs[j].Value) != value(i) {
+				t.Errorf("partition %d offset %d: got %q=%q, want %q=%q", p, j, recs[j].Key, recs[j].Value, key(i), value(i))
+				break
+			}
+		}
+	}
+}
+
+// codecCases are the four codecs with their record-batch attribute bits.
+var codecCases = []struct {
+	name  string
+	codec kgo.CompressionCodec
+	bits  uint8
+}{
+	{"gzip", kgo.GzipCompression(), 1},
+	{"snappy", kgo.SnappyCompression(), 2},
+	{"lz4", kgo.Lz4Compression(), 3},
+	{"zstd", kgo.ZstdCompression(), 4},
+}
+
+func TestCompressionCodecsKgo(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	adm := newAdmin(t, b)
+	const n = 2000
+	for _, tc := range codecCases {
+		t.Run(tc.name, func(t *testing.T) {
+			topic := "codec-kgo-" + tc.name
+			createTopic(t, adm, topic, 2, nil)
+			prod := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(tc.codec))
+			ctx := testCtx(t, 30*time.Second)
+			want := make(map[string]string, n)
+			recs := make([]*kgo.Record, n)
+			for i := range recs {
+				k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("%s value %d %s", tc.name, i, strings.Repeat("abc", 40))
+				want[k] = v
+				recs[i] = kgo.KeyStringRecord(k, v)
+			}
+			if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+				t.Fatalf("produce with %s: %v", tc.name, err)
+			}
+			checkConsumed(t, b, topic, 2, want, tc.bits)
+		})
+	}
+}
+
+// checkConsumed reads topic back and compares it with want (key -> value);
+// when codec is non-zero every record must come back in a batch of that
+// codec (the broker stores batches as produced).
+func checkConsumed(t *testing.T, b *Broker, topic string, parts int32, want map[string]string, codec uint8) {
+	t.Helper()
+	got := consumeN(t, b, topic, parts, len(want), 30*time.Second, 300*time.Millisecond)
+	if len(got) != len(want) {
+		t.Errorf("%s: consumed %d records, want %d", topic, len(got), len(want))
+	}
+	seen := make(map[string]bool, len(got))
+	for _, r := range got {
+		k := string(r.Key)
+		if seen[k] {
+			t.Errorf("%s: key %s consumed twice", topic, k)
+		}
+		seen[k] = true
+		if w, ok := want[k]; !ok || w != string(r.Value) {
+			t.Errorf("%s: record %s at %d@%d has value %.40q, want %.40q", topic, k, r.Partition, r.Offset, r.Value, w)
+		}
+		if codec != 0 && r.Attrs.CompressionType() != codec {
+			t.Errorf("%s: record %s came back in a batch with codec %d, want %d", topic, k, r.Attrs.CompressionType(), codec)
+			return
+		}
+	}
+	for _, ps := range byPartition(got) {
+		if err := checkContiguous(ps, 0); err != nil {
+			t.Errorf("%s: %v", topic, err)
+		}
+	}
+}
+
+func TestLargeRecords(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	adm := newAdmin(t, b)
+	const topic = "large"
+	createTopic(t, adm, topic, 1, nil)
+	createTopic(t, adm, "small-max", 1, map[string]*string{"max.message.bytes": kadm.StringPtr("10000")})
+
+	opts := []kgo.Opt{
+		kgo.DefaultProduceTopic(topic),
+		kgo.ProducerBatchCompression(kgo.NoCompression()),
+		kgo.ProducerBatchMaxBytes(4 << 20),
+		kgo.BrokerMaxWriteBytes(8 << 20),
+		kgo.RecordRetries(2),
+	}
+	random := func(n int) []byte {
+		p := make([]byte, n)
+		if _, err := rand.Read(p); err != nil {
+			t.Fatalf("random: %v", err)
+		}
+		return p
+	}
+	big := random(900 << 10)
+
+	ctx := testCtx(t, 60*time.Second)
+	prod := newClient(t, b, opts...)
+	res := prod.ProduceSync(ctx, &kgo.Record{Key: []byte("900k"), Value: big})
+	if err := res.FirstErr(); err != nil {
+		t.Fatalf("produce a 900 KiB record (under message.max.bytes 1048588): %v", err)
+	}
+
+	cases := []struct {
+		name  string
+		topic string
+		size  int
+	}{
+		{"2 MiB over message.max.bytes", topic, 2 << 20},
+		{"20 KB over the topic's max.message.bytes 10000", "small-max", 20000},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			cl := newClient(t, b, opts...)
+			err := cl.ProduceSync(ctx, &kgo.Record{Topic: tc.topic, Value: random(tc.size)}).FirstErr()
+			if !errors.Is(err, kerr.MessageTooLarge) {
+				t.Errorf("produce %d bytes to %s: error %v, want MESSAGE_TOO_LARGE", tc.size, tc.topic, err)
+			}
+		})
+	}
+
+	if ends := endOffsets(t, adm, topic); ends[0] != 1 {
+		t.Errorf("%s: end offset %d after one accepted and one refused record, want 1", topic, ends[0])
+	}
+	if ends := endOffsets(t, adm, "small-max"); ends[0] != 0 {
+		t.Errorf("small-max: end offset %d after a refused record, want 0", ends[0])
+	}
+
+	recs := consumeN(t, b, topic, 1, 1, 30*time.Second, 0,
+		kgo.FetchMaxBytes(1<<20), kgo.FetchMaxPartitionBytes(1<<20))
+	if len(recs) != 1 || recs[0].Offset != 0 || string(recs[0].Key) != "900k" || !bytes.Equal(recs[0].Value, big) {
+		t.Fatalf("read back the 900 KiB record: got %d records (first: offset %d, %d value bytes)", len(recs), recs[0].Offset, len(recs[0].Value))
+	}
+}
