@@ -1,0 +1,172 @@
+package config
+
+import (
+	"regexp"
+	"strconv"
+)
+
+var throttledRE = regexp.MustCompile(`^[0-9]+:[0-9]+$`)
+
+// throttledReplicas accepts "*" or partition:broker pairs.
+var throttledReplicas = custom("[partitionId]:[brokerId],... or *", func(v value) string {
+	if len(v.list) == 1 && v.list[0] == "*" {
+		return ""
+	}
+	for _, e := range v.list {
+		if !throttledRE.MatchString(e) {
+			return "must be * or a list of partition:broker pairs"
+		}
+	}
+	return ""
+})
+
+// topicKeys is the topic half of the key table (Kafka's LogConfig, 3.9). A key
+// with synonyms takes its default from the broker (brokerDefault); def is
+// Kafka's own default, shown in the documentation.
+func topicKeys() []keyDef {
+	i64 := func(f func(c *Config) int64) func(c *Config) string {
+		return func(c *Config) string { return itoa(f(c)) }
+	}
+	fixed := func(s string) func(c *Config) string { return func(*Config) string { return s } }
+	return []keyDef{
+		{name: "cleanup.policy", typ: TypeList, def: "delete", valid: oneOf("compact", "delete"),
+			synonyms:      []string{"log.cleanup.policy"},
+			brokerDefault: func(c *Config) string { return c.LogCleanupPolicy },
+			doc:           "delete (remove old segments by retention), compact (keep the last record per key), or compact,delete."},
+		{name: "compression.type", typ: TypeString, def: "producer", valid: compressionTypes,
+			synonyms:      []string{"compression.type"},
+			brokerDefault: func(c *Config) string { return c.CompressionType },
+			doc:           "Final compression of stored batches; producer keeps the producer's codec."},
+		{name: "compression.gzip.level", typ: TypeInt, def: "-1", valid: gzipLevel,
+			synonyms:      []string{"compression.gzip.level"},
+			brokerDefault: func(c *Config) string { return strconv.Itoa(c.CompressionGzipLevel) },
+			doc:           "Gzip level when compression.type is gzip."},
+		{name: "compression.lz4.level", typ: TypeInt, def: "9", valid: between(1, 17),
+			synonyms:      []string{"compression.lz4.level"},
+			brokerDefault: func(c *Config) string { return strconv.Itoa(c.CompressionLz4Level) },
+			doc:           "LZ4 level when compression.type is lz4."},
+		{name: "compression.zstd.level", typ: TypeInt, def: "3", valid: between(-131072, 22),
+			synonyms:      []string{"compression.zstd.level"},
+			brokerDefault: func(c *Config) string { return strconv.Itoa(c.CompressionZstdLevel) },
+			doc:           "Zstandard level when compression.type is zstd."},
+		{name: "delete.retention.ms", typ: TypeLong, def: "86400000", valid: atLeast(0),
+			synonyms:      []string{"log.cleaner.delete.retention.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogCleanerDeleteRetentionMs }),
+			doc:           "How long tombstones are kept in a compacted topic."},
+		{name: "file.delete.delay.ms", typ: TypeLong, def: "60000", valid: atLeast(0),
+			synonyms:      []string{"log.segment.delete.delay.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogSegmentDeleteDelayMs }),
+			doc:           "Delay before a deleted segment's files are removed."},
+		{name: "flush.messages", typ: TypeLong, def: maxInt64, valid: atLeast(1),
+			synonyms:      []string{"log.flush.interval.messages"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogFlushIntervalMessages }),
+			doc:           "Records appended before the partition is fsynced."},
+		{name: "flush.ms", typ: TypeLong, def: maxInt64, valid: atLeast(0),
+			synonyms:      []string{"log.flush.interval.ms", "log.flush.scheduler.interval.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogFlushIntervalMs }),
+			doc:           "Longest time an appended record waits before fsync."},
+		{name: "follower.replication.throttled.replicas", typ: TypeList, def: "", valid: throttledReplicas,
+			brokerDefault: fixed(""),
+			doc:           "Replicas throttled on the follower side." + compat},
+		{name: "index.interval.bytes", typ: TypeInt, def: "4096", valid: atLeast(0),
+			synonyms:      []string{"log.index.interval.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return int64(c.LogIndexIntervalBytes) }),
+			doc:           "Bytes between two entries of the sparse offset index."},
+		{name: "leader.replication.throttled.replicas", typ: TypeList, def: "", valid: throttledReplicas,
+			brokerDefault: fixed(""),
+			doc:           "Replicas throttled on the leader side." + compat},
+		{name: "local.retention.bytes", typ: TypeLong, def: "-2", valid: atLeast(-2),
+			synonyms:      []string{"log.local.retention.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogLocalRetentionBytes }),
+			doc:           "Tiered storage local retention; tiered storage is not supported."},
+		{name: "local.retention.ms", typ: TypeLong, def: "-2", valid: atLeast(-2),
+			synonyms:      []string{"log.local.retention.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogLocalRetentionMs }),
+			doc:           "Tiered storage local retention; tiered storage is not supported."},
+		{name: "max.compaction.lag.ms", typ: TypeLong, def: maxInt64, valid: atLeast(1),
+			synonyms:      []string{"log.cleaner.max.compaction.lag.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogCleanerMaxCompactionLagMs }),
+			doc:           "Greatest age of a record before it must be compacted."},
+		{name: "max.message.bytes", typ: TypeInt, def: "1048588", valid: atLeast(0),
+			synonyms:      []string{"message.max.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return int64(c.MessageMaxBytes) }),
+			doc:           "Largest record batch accepted, after compression."},
+		{name: "message.downconversion.enable", typ: TypeBoolean, def: "true",
+			synonyms:      []string{"log.message.downconversion.enable"},
+			brokerDefault: func(c *Config) string { return btoa(c.LogMessageDownconversionEnable) },
+			doc:           "Down-convert batches for old fetch versions."},
+		{name: "message.format.version", typ: TypeString, def: "3.0-IV1", valid: version,
+			synonyms:      []string{"log.message.format.version"},
+			brokerDefault: func(c *Config) string { return c.LogMessageFormatVersion },
+			doc:           "Deprecated since Kafka 3.0." + compat},
+		{name: "message.timestamp.after.max.ms", typ: TypeLong, def: maxInt64, valid: atLeast(0),
+			synonyms:      []string{"log.message.timestamp.after.max.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogMessageTimestampAfterMaxMs }),
+			doc:           "How far in the future a CreateTime timestamp may be."},
+		{name: "message.timestamp.before.max.ms", typ: TypeLong, def: maxInt64, valid: atLeast(0),
+			synonyms:      []string{"log.message.timestamp.before.max.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogMessageTimestampBeforeMaxMs }),
+			doc:           "How far in the past a CreateTime timestamp may be."},
+		{name: "message.timestamp.difference.max.ms", typ: TypeLong, def: maxInt64, valid: atLeast(0),
+			synonyms:      []string{"log.message.timestamp.difference.max.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogMessageTimestampDifferenceMaxMs }),
+			doc:           "Deprecated: bound on both sides, used when the before/after keys are at their default."},
+		{name: "message.timestamp.type", typ: TypeString, def: "CreateTime", valid: oneOf("CreateTime", "LogAppendTime"),
+			synonyms:      []string{"log.message.timestamp.type"},
+			brokerDefault: func(c *Config) string { return c.LogMessageTimestampType },
+			doc:           "CreateTime (producer's timestamp) or LogAppendTime (broker's clock at append)."},
+		{name: "min.cleanable.dirty.ratio", typ: TypeDouble, def: "0.5", valid: betweenFloat(0, 1),
+			synonyms:      []string{"log.cleaner.min.cleanable.ratio"},
+			brokerDefault: func(c *Config) string { return javaDouble(c.LogCleanerMinCleanableRatio) },
+			doc:           "Dirty ratio above which the log is compacted."},
+		{name: "min.compaction.lag.ms", typ: TypeLong, def: "0", valid: atLeast(0),
+			synonyms:      []string{"log.cleaner.min.compaction.lag.ms"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogCleanerMinCompactionLagMs }),
+			doc:           "Least age of a record before it may be compacted; at most max.compaction.lag.ms."},
+		{name: "min.insync.replicas", typ: TypeInt, def: "1", valid: atLeast(1),
+			synonyms:      []string{"min.insync.replicas"},
+			brokerDefault: func(c *Config) string { return strconv.Itoa(c.MinInsyncReplicas) },
+			doc:           "Least in-sync replicas for an acks=all produce to succeed."},
+		{name: "preallocate", typ: TypeBoolean, def: "false",
+			synonyms:      []string{"log.preallocate"},
+			brokerDefault: func(c *Config) string { return btoa(c.LogPreallocate) },
+			doc:           "Preallocate segment files at roll."},
+		{name: "remote.log.copy.disable", typ: TypeBoolean, def: "false",
+			brokerDefault: fixed("false"),
+			doc:           "Tiered storage; not supported." + compat},
+		{name: "remote.log.delete.on.disable", typ: TypeBoolean, def: "false",
+			brokerDefault: fixed("false"),
+			doc:           "Tiered storage; not supported." + compat},
+		{name: "remote.storage.enable", typ: TypeBoolean, def: "false",
+			brokerDefault: fixed("false"),
+			doc:           "Tiered storage; must stay false (not supported)."},
+		{name: "retention.bytes", typ: TypeLong, def: "-1",
+			synonyms:      []string{"log.retention.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogRetentionBytes }),
+			doc:           "Size a partition may reach before its oldest segments are deleted; -1 = no limit."},
+		{name: "retention.ms", typ: TypeLong, def: "604800000", valid: atLeast(-1),
+			synonyms:      []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogRetentionMs }),
+			doc:           "Age after which a segment is deleted; -1 = no time limit."},
+		{name: "segment.bytes", typ: TypeInt, def: "1073741824", valid: atLeast(14),
+			synonyms:      []string{"log.segment.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogSegmentBytes }),
+			doc:           "Size at which a segment is rolled."},
+		{name: "segment.index.bytes", typ: TypeInt, def: "10485760", valid: atLeast(4),
+			synonyms:      []string{"log.index.size.max.bytes"},
+			brokerDefault: i64(func(c *Config) int64 { return int64(c.LogIndexSizeMaxBytes) }),
+			doc:           "Largest offset index file of a segment."},
+		{name: "segment.jitter.ms", typ: TypeLong, def: "0", valid: atLeast(0),
+			synonyms:      []string{"log.roll.jitter.ms", "log.roll.jitter.hours"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogRollJitterMs }),
+			doc:           "Largest random jitter subtracted from segment.ms."},
+		{name: "segment.ms", typ: TypeLong, def: "604800000", valid: atLeast(1),
+			synonyms:      []string{"log.roll.ms", "log.roll.hours"},
+			brokerDefault: i64(func(c *Config) int64 { return c.LogRollMs }),
+			doc:           "Age at which a segment is rolled."},
+		{name: "unclean.leader.election.enable", typ: TypeBoolean, def: "false",
+			synonyms:      []string{"unclean.leader.election.enable"},
+			brokerDefault: func(c *Config) string { return btoa(c.UncleanLeaderElectionEnable) },
+			doc:           "Allow a replica outside the ISR to become leader, losing records."},
+	}
+}
