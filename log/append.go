@@ -1,0 +1,251 @@
+package log
+
+import (
+	"fmt"
+	"math"
+)
+
+// Append takes exactly one validated client batch (magic 2), checks producer
+// state, rewrites baseOffset to the log end offset and partitionLeaderEpoch
+// to leaderEpoch, writes it, updates indexes and producer state. The batch
+// slice may be modified in place (header fields only; the CRC does not cover
+// them). Safe for concurrent use (serialised internally).
+func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	h, ok := splitBatch(batch)
+	if !ok || h.size() != int64(len(batch)) {
+		return AppendResult{}, fmt.Errorf("%w: not exactly one magic 2 batch (%d bytes)", ErrCorruptBatch, len(batch))
+	}
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	if h.ProducerID >= 0 {
+		dup, err := l.producers.check(&h)
+		if err != nil {
+			res := AppendResult{LogStartOffset: l.logStart}
+			l.mu.Unlock()
+			return res, err
+		}
+		if dup != nil {
+			res := AppendResult{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset, Duplicate: true, LogStartOffset: l.logStart}
+			l.mu.Unlock()
+			return res, nil
+		}
+	}
+	h.BaseOffset = l.logEnd
+	h.LeaderEpoch = leaderEpoch
+	setBaseOffset(batch, h.BaseOffset)
+	setLeaderEpoch(batch, leaderEpoch)
+	if err := l.appendLocked(batch, &h); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	if l.epochs.assign(leaderEpoch, h.BaseOffset) {
+		if err := l.writeEpochs(); err != nil {
+			err = l.fail(err)
+			l.mu.Unlock()
+			return AppendResult{}, err
+		}
+	}
+	res := AppendResult{FirstOffset: h.BaseOffset, LastOffset: h.lastOffset(), LogStartOffset: l.logStart}
+	flush := l.needFlush()
+	l.mu.Unlock()
+	if flush {
+		if err := l.Flush(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// AppendAsFollower appends one or more concatenated batches that already
+// carry offsets (replication). The first must not start below LogEndOffset
+// and offsets must increase (gaps are allowed, as compacted leaders produce
+// them). Every batch's CRC is checked; a trailing partial batch, which a
+// fetch response may end with, is ignored. Indexes, producer state (without
+// sequence checks) and leader epochs are updated.
+func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
+	type item struct {
+		b []byte
+		h batchHeader
+	}
+	var items []item
+	for rest := batches; len(rest) > 0; {
+		if len(rest) < batchHeaderSize {
+			break // trailing partial batch
+		}
+		h := parseBatchHeader(rest)
+		if !h.plausible() {
+			return AppendResult{}, fmt.Errorf("%w: bad batch header at offset %d", ErrCorruptBatch, h.BaseOffset)
+		}
+		if h.size() > int64(len(rest)) {
+			break
+		}
+		b := rest[:h.size()]
+		if !validCRC(b) {
+			return AppendResult{}, fmt.Errorf("%w: CRC mismatch in batch at offset %d", ErrCorruptBatch, h.BaseOffset)
+		}
+		items = append(items, item{b: b, h: h})
+		rest = rest[h.size():]
+	}
+	l.mu.Lock()
+	if err := l.writable(); err != nil {
+		l.mu.Unlock()
+		return AppendResult{}, err
+	}
+	if len(items) == 0 {
+		res := AppendResult{FirstOffset: l.logEnd, LastOffset: l.logEnd - 1, LogStartOffset: l.logStart}
+		l.mu.Unlock()
+		return res, nil
+	}
+	next := l.logEnd
+	for i := range items {
+		if items[i].h.BaseOffset < next {
+			l.mu.Unlock()
+			return AppendResult{}, fmt.Errorf("%w: batch at offset %d, expected at least %d", ErrUnexpectedOffset, items[i].h.BaseOffset, next)
+		}
+		next = items[i].h.lastOffset() + 1
+	}
+	epochsChanged := false
+	for i := range items {
+		it := &items[i]
+		if err := l.appendLocked(it.b, &it.h); err != nil {
+			l.mu.Unlock()
+			return AppendResult{}, err
+		}
+		epochsChanged = l.epochs.assign(it.h.LeaderEpoch, it.h.BaseOffset) || epochsChanged
+	}
+	if epochsChanged {
+		if err := l.writeEpochs(); err != nil {
+			err = l.fail(err)
+			l.mu.Unlock()
+			return AppendResult{}, err
+		}
+	}
+	res := AppendResult{FirstOffset: items[0].h.BaseOffset, LastOffset: items[len(items)-1].h.lastOffset(), LogStartOffset: l.logStart}
+	flush := l.needFlush()
+	l.mu.Unlock()
+	if flush {
+		if err := l.Flush(); err != nil {
+			return res, err
+		}
+	}
+	return res, nil
+}
+
+// appendLocked rolls if needed and writes one batch with assigned offsets.
+func (l *Log) appendLocked(b []byte, h *batchHeader) error {
+	now := l.nowMs()
+	if l.shouldRoll(l.active(), h, int64(len(b)), now) {
+		if err := l.rollLocked(max(h.BaseOffset, l.logEnd)); err != nil {
+			return l.fail(err)
+		}
+	}
+	if err := l.active().appendBatch(b, h, l.opts.IndexIntervalBytes, now); err != nil {
+		return l.fail(err)
+	}
+	l.size += int64(len(b))
+	l.logEnd = h.lastOffset() + 1
+	l.producers.update(h)
+	return nil
+}
+
+// shouldRoll applies Kafka's roll rules before an append of n bytes.
+func (l *Log) shouldRoll(s *segment, h *batchHeader, n, nowMs int64) bool {
+	relOverflow := h.lastOffset()-s.base > math.MaxInt32
+	if s.size == 0 {
+		return relOverflow
+	}
+	return s.size+n > l.opts.SegmentBytes ||
+		s.size+n > maxSegmentPosition ||
+		(l.opts.SegmentMs > 0 && s.rollMs > 0 && nowMs-s.rollMs > l.opts.SegmentMs) ||
+		s.idx.full() || s.tidx.full() ||
+		relOverflow
+}
+
+func (l *Log) needFlush() bool {
+	n := l.opts.FlushIntervalMessages
+	return n > 0 && n != math.MaxInt64 && l.logEnd-l.recoveryPoint >= n
+}
+
+// Roll starts a new segment at LogEndOffset; a no-op when the active
+// segment is empty.
+func (l *Log) Roll() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if l.active().size == 0 {
+		return nil
+	}
+	if err := l.rollLocked(l.logEnd); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
+// rollLocked seals the active segment, creates a new one at base (>= the log
+// end offset) and snapshots producer state there. An empty active segment is
+// left in place (as an empty segment) rather than removed, so no file that a
+// concurrent Flush may be syncing is ever closed outside flushMu.
+func (l *Log) rollLocked(base int64) error {
+	old := l.active()
+	if old.size == 0 && old.base == base {
+		return nil
+	}
+	if err := old.sealTimeIndex(); err != nil {
+		return err
+	}
+	s, err := createSegment(l.fs, l.dir, base, &l.opts)
+	if err != nil {
+		return err
+	}
+	l.segs = append(l.segs, s)
+	l.dirGen++
+	if err := l.writeSnapshot(base); err != nil {
+		l.logger.Warn().Err(err).Int64("offset", base).Msg("could not write producer snapshot")
+	}
+	l.logger.Info().Int64("offset", base).Int64("previous_size", old.size).Msg("rolled new log segment")
+	return nil
+}
+
+// Flush fsyncs segments and indexes up to the log end and advances the
+// recovery point. The fsync runs without blocking reads or appends.
+func (l *Log) Flush() error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.mu.RLock()
+	if l.closed {
+		l.mu.RUnlock()
+		return ErrClosed
+	}
+	target := l.logEnd
+	gen := l.dirGen
+	needDir := gen != l.dirSynced
+	segs := append([]*segment(nil), l.segs[l.segmentFor(l.recoveryPoint):]...)
+	l.mu.RUnlock()
+
+	var err error
+	for _, s := range segs {
+		if err = s.sync(); err != nil {
+			break
+		}
+	}
+	if err == nil && needDir {
+		err = syncDir(l.fs, l.dir)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err != nil {
+		return l.fail(err)
+	}
+	if target > l.recoveryPoint {
+		l.recoveryPoint = min(target, l.logEnd)
+	}
+	if gen > l.dirSynced {
+		l.dirSynced = gen
+	}
+	return nil
+}

@@ -1,0 +1,311 @@
+package log
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+// segment is one .log file with its two indexes. All fields are guarded by
+// the Log's mutex; the files are read with ReadAt under the read lock.
+type segment struct {
+	base     int64
+	logPath  string
+	log      File
+	size     int64 // bytes of data (the file size)
+	idx      *offsetIndex
+	tidx     *timeIndex
+	next     int64 // offset after the last batch (known for the active segment and after a scan)
+	sinceIdx int64 // bytes appended since the last index entry
+	maxTs    int64 // largest batch max timestamp, or -1
+	offMaxTs int64 // last offset of the first batch that reached maxTs
+	rollMs   int64 // time of the first append (ms) for log.roll.ms; 0 = empty
+}
+
+// createSegment creates empty files for a segment starting at base.
+func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error) {
+	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+		if err := fsys.Remove(segmentPath(dir, base, suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return nil, err
+		}
+	}
+	path := segmentPath(dir, base, logSuffix)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, defaultFilePerm)
+	if err != nil {
+		return nil, err
+	}
+	s := &segment{base: base, logPath: path, log: f, next: base, maxTs: noTimestamp, offMaxTs: base}
+	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix), base, o.MaxIndexBytes, 0, -1); err != nil {
+		_ = s.close()
+		return nil, err
+	}
+	if s.tidx, err = loadTimeIndex(fsys, segmentPath(dir, base, timeIndexSuffix), base, o.MaxIndexBytes, -1); err != nil {
+		_ = s.close()
+		return nil, err
+	}
+	return s, nil
+}
+
+// openSegment opens an existing segment. limit is the next segment's base
+// (-1 for the last segment). rebuild reports that an index was missing or
+// inconsistent and has been emptied: the caller must scan the whole segment.
+func openSegment(fsys FS, dir string, base, limit int64, o *Options) (s *segment, rebuild bool, err error) {
+	path := segmentPath(dir, base, logSuffix)
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_APPEND, defaultFilePerm)
+	if err != nil {
+		return nil, false, err
+	}
+	s = &segment{base: base, logPath: path, log: f, next: base, maxTs: noTimestamp, offMaxTs: base}
+	st, err := f.Stat()
+	if err != nil {
+		_ = s.close()
+		return nil, false, err
+	}
+	s.size = st.Size()
+	idxPath, tidxPath := segmentPath(dir, base, indexSuffix), segmentPath(dir, base, timeIndexSuffix)
+	idxThere, err := indexExists(fsys, idxPath)
+	if err != nil {
+		_ = s.close()
+		return nil, false, err
+	}
+	tidxThere, err := indexExists(fsys, tidxPath)
+	if err != nil {
+		_ = s.close()
+		return nil, false, err
+	}
+	rebuild = s.size > 0 && (!idxThere || !tidxThere)
+	s.idx, err = loadOffsetIndex(fsys, idxPath, base, o.MaxIndexBytes, s.size, limit)
+	if errors.Is(err, errInconsistentIndex) {
+		rebuild, err = true, nil
+	}
+	if err != nil {
+		_ = s.close()
+		return nil, false, err
+	}
+	s.tidx, err = loadTimeIndex(fsys, tidxPath, base, o.MaxIndexBytes, limit)
+	if errors.Is(err, errInconsistentIndex) {
+		rebuild, err = true, nil
+	}
+	if err != nil {
+		_ = s.close()
+		return nil, false, err
+	}
+	if rebuild {
+		if err := s.idx.reset(); err != nil {
+			_ = s.close()
+			return nil, false, err
+		}
+		if err := s.tidx.reset(); err != nil {
+			_ = s.close()
+			return nil, false, err
+		}
+	} else {
+		s.maxTs, s.offMaxTs = s.tidx.last()
+	}
+	return s, rebuild, nil
+}
+
+// recoverFrom validates the batches from position from (0, or the position
+// of an offset index entry) to the end of the file, checking CRCs, offsets
+// (increasing, below limit when limit >= 0), adding index entries as an
+// append would have, and cutting the file at the first torn or corrupt
+// batch. It returns the bytes cut. Afterwards s.next, maxTs, sinceIdx and
+// rollMs describe the segment.
+func (s *segment) recoverFrom(from, limit int64, interval int32, nowMs int64) (int64, error) {
+	if from == 0 {
+		if err := s.idx.reset(); err != nil {
+			return 0, err
+		}
+		if err := s.tidx.reset(); err != nil {
+			return 0, err
+		}
+		s.maxTs, s.offMaxTs = noTimestamp, s.base
+	} else {
+		if err := s.idx.truncateToPos(from + 1); err != nil {
+			return 0, err
+		}
+		entryOff, _ := s.idx.lookup(1<<62 - 1)
+		if err := s.tidx.truncateToOffset(entryOff + 1); err != nil {
+			return 0, err
+		}
+		s.maxTs, s.offMaxTs = s.tidx.last()
+	}
+	lastEntryPos := s.idx.lastPos()
+	sc := newScanner(s.log, from, s.size, true)
+	s.next = s.base
+	for sc.next() {
+		h := &sc.h
+		if h.BaseOffset < s.next || h.lastOffset()-s.base > 1<<31-1 || (limit >= 0 && h.lastOffset() >= limit) {
+			sc.stop = stopCorrupt
+			sc.pos = sc.at
+			break
+		}
+		if h.MaxTimestamp > s.maxTs {
+			s.maxTs, s.offMaxTs = h.MaxTimestamp, h.lastOffset()
+		}
+		if sc.at-lastEntryPos > int64(interval) {
+			if err := s.idx.append(h.lastOffset(), sc.at); err != nil {
+				return 0, err
+			}
+			if err := s.tidx.maybeAppend(s.maxTs, s.offMaxTs); err != nil {
+				return 0, err
+			}
+			lastEntryPos = sc.at
+		}
+		s.next = h.lastOffset() + 1
+	}
+	if sc.stop == stopIOError {
+		return 0, sc.err
+	}
+	cut := s.size - sc.pos
+	if cut > 0 {
+		if err := s.truncateToPos(sc.pos); err != nil {
+			return 0, err
+		}
+		if err := s.tidx.truncateToOffset(s.next); err != nil {
+			return 0, err
+		}
+	}
+	s.sinceIdx = s.size - lastEntryPos
+	return cut, s.loadRollMs(nowMs)
+}
+
+// loadRollMs sets the time log.roll.ms counts from for a segment read from
+// disk: its first batch's max timestamp (Kafka's rule), or now when that is
+// missing or in the future.
+func (s *segment) loadRollMs(nowMs int64) error {
+	s.rollMs = 0
+	if s.size < batchHeaderSize {
+		return nil
+	}
+	var hb [batchHeaderSize]byte
+	if _, err := s.log.ReadAt(hb[:], 0); err != nil {
+		return err
+	}
+	h := parseBatchHeader(hb[:])
+	s.rollMs = h.MaxTimestamp
+	if s.rollMs <= 0 || s.rollMs > nowMs {
+		s.rollMs = nowMs
+	}
+	return nil
+}
+
+// truncateToPos cuts the log file (and index entries) at position pos.
+func (s *segment) truncateToPos(pos int64) error {
+	if err := s.log.Truncate(pos); err != nil {
+		return err
+	}
+	s.size = pos
+	return s.idx.truncateToPos(pos)
+}
+
+// appendBatch writes one batch (offsets already assigned) and maintains the
+// indexes the way Kafka's LogSegment.append does.
+func (s *segment) appendBatch(b []byte, h *batchHeader, interval int32, nowMs int64) error {
+	pos := s.size
+	if _, err := s.log.Write(b); err != nil {
+		return err
+	}
+	s.size += int64(len(b))
+	if s.rollMs == 0 {
+		s.rollMs = nowMs
+	}
+	if h.MaxTimestamp > s.maxTs {
+		s.maxTs, s.offMaxTs = h.MaxTimestamp, h.lastOffset()
+	}
+	if s.sinceIdx > int64(interval) {
+		if err := s.idx.append(h.lastOffset(), pos); err != nil {
+			return err
+		}
+		if err := s.tidx.maybeAppend(s.maxTs, s.offMaxTs); err != nil {
+			return err
+		}
+		s.sinceIdx = 0
+	}
+	s.sinceIdx += int64(len(b))
+	s.next = h.lastOffset() + 1
+	return nil
+}
+
+// find returns the position and header of the first batch whose last offset
+// is >= offset, scanning from the index; ok is false when there is none.
+func (s *segment) find(offset int64, chunk int) (*scanner, bool, error) {
+	_, pos := s.idx.lookup(offset)
+	sc := newScanner(s.log, pos, s.size, false)
+	sc.chunk = chunk
+	for sc.next() {
+		if sc.h.lastOffset() >= offset {
+			return sc, true, nil
+		}
+	}
+	if sc.stop == stopIOError {
+		return nil, false, sc.err
+	}
+	return sc, false, nil
+}
+
+// sealTimeIndex appends the final time index entry, as Kafka does when a
+// segment stops being active (roll) or the log closes, so the last entry
+// carries the segment's max timestamp.
+func (s *segment) sealTimeIndex() error {
+	if s.size == 0 {
+		return nil
+	}
+	return s.tidx.maybeAppend(s.maxTs, s.offMaxTs)
+}
+
+func (s *segment) sync() error {
+	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	if err := s.idx.f.Sync(); err != nil {
+		return err
+	}
+	return s.tidx.f.Sync()
+}
+
+func (s *segment) close() error {
+	var first error
+	keep := func(err error) {
+		if err != nil && first == nil {
+			first = err
+		}
+	}
+	if s.log != nil {
+		keep(s.log.Close())
+	}
+	if s.idx != nil && s.idx.f != nil {
+		keep(s.idx.f.Close())
+	}
+	if s.tidx != nil && s.tidx.f != nil {
+		keep(s.tidx.f.Close())
+	}
+	return first
+}
+
+// remove closes the segment and deletes its files: each is first renamed to
+// "<name>.deleted" (so a crash leaves only files recovery removes), the .log
+// first so that the segment disappears from the log atomically.
+func (s *segment) remove(fsys FS, dir string) error {
+	_ = s.close()
+	paths := []string{
+		segmentPath(dir, s.base, logSuffix),
+		segmentPath(dir, s.base, indexSuffix),
+		segmentPath(dir, s.base, timeIndexSuffix),
+		segmentPath(dir, s.base, txnIndexSuffix),
+	}
+	for _, p := range paths {
+		if err := fsys.Rename(p, p+deletedSuffix); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				continue
+			}
+			return err
+		}
+	}
+	for _, p := range paths {
+		if err := fsys.Remove(p + deletedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
