@@ -14,7 +14,8 @@
 //   - topic overrides (ResolveTopic, ValidateTopicConfig): unknown key or bad
 //     value is an error that matches kerr.InvalidConfig with errors.Is,
 //   - DescribeConfigs answers (DescribeBroker, DescribeTopic), with Kafka's
-//     config sources and synonyms,
+//     config sources and synonyms, computed as Kafka 3.9 computes them (see
+//     DescribeTopic for the one surprising case),
 //   - the README's configuration table (Keys, MarkdownTable).
 //
 // # Differences from Apache Kafka
@@ -27,6 +28,9 @@
 //     SSL, SASL_PLAINTEXT or SASL_SSL is an error naming the key.
 //   - a listener with an empty host is advertised with the machine's hostname;
 //     advertising 0.0.0.0 or :: is an error (Kafka rejects 0.0.0.0).
+//   - with neither inter.broker.listener.name nor security.inter.broker.protocol
+//     set and no listener named PLAINTEXT, the first listener serves brokers
+//     (Kafka refuses to start).
 //   - remote (tiered) storage is not supported: enabling it is an error.
 //   - "metrics.listen" is our own key (not Kafka's): the host:port of the
 //     Prometheus HTTP endpoint, empty to disable.

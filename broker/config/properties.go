@@ -42,11 +42,9 @@ func parseProperties(text string) ([]property, error) {
 				break
 			}
 			i++
-			next := trimLeadingBlank(lines[i])
-			logical += next
-			if next == "" { // an empty continuation line ends the logical line
-				break
-			}
+			// An empty continuation line adds nothing and, the count of
+			// trailing backslashes now being even, ends the logical line.
+			logical += trimLeadingBlank(lines[i])
 		}
 		rawKey, rawValue := splitKeyValue(logical)
 		key, err := unescape(rawKey)

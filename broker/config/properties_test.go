@@ -66,3 +66,23 @@ func TestParseProperties(t *testing.T) {
 		})
 	}
 }
+
+func FuzzParseProperties(f *testing.F) {
+	for _, s := range []string{"a=b", "a\\\n b", `k\u00e9=\ud83d\ude00`, "# c\n! d\n a : b \\", "\\u", "a=\\u12"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		props, err := parseProperties(s)
+		if err != nil {
+			return
+		}
+		// Every key/value goes through Load's path without panicking.
+		var kv []property
+		for _, p := range props {
+			if p.key != "" {
+				kv = append(kv, p)
+			}
+		}
+		_, _, _ = build(kv, testHostname)
+	})
+}
