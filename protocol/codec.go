@@ -51,6 +51,10 @@ const DefaultMaxUncompressedBytes = 256 << 20
 // zstdMaxWindow matches zstd-jni's default window limit (2^27).
 const zstdMaxWindow = 1 << 27
 
+// zstdMinMemory is the lowest memory cap given to the zstd decoder, whatever
+// the output limit (see unzstd).
+const zstdMinMemory = 8 << 20
+
 var (
 	// ErrDecompressedTooLarge is returned when decompressed data exceeds the
 	// limit given to Decompress.
@@ -119,12 +123,12 @@ func gunzip(dst, src []byte, limit int) ([]byte, error) {
 		zr = v
 		if err := zr.Reset(br); err != nil {
 			gzipReaders.Put(zr)
-			return dst, fmt.Errorf("gzip: %w", err)
+			return dst, err // gzip errors name gzip already
 		}
 	} else {
 		var err error
 		if zr, err = gzip.NewReader(br); err != nil {
-			return dst, fmt.Errorf("gzip: %w", err)
+			return dst, err
 		}
 	}
 	out, err := readAllLimited(dst, zr, limit, len(src))
@@ -153,7 +157,11 @@ func unzstd(dst, src []byte, limit int) ([]byte, error) {
 		return dst, errors.New("zstd: decoder unavailable")
 	}
 	defer zstdDecs.Put(d)
-	if err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(uint64(limit))); err != nil {
+	// The decoder's memory cap also caps the window; a streaming encoder (the
+	// Java client's) declares windows of a few MiB even for small batches, so
+	// the cap is never set below zstdMinMemory and the exact limit is checked
+	// on the output.
+	if err := d.ResetWithOptions(nil, zstd.WithDecoderMaxMemory(uint64(max(limit, zstdMinMemory)))); err != nil {
 		return dst, fmt.Errorf("zstd: %w", err)
 	}
 	start := len(dst)
