@@ -88,10 +88,13 @@ func FuzzValidateProduceBatch(f *testing.F) {
 		}
 		// Header rewrites keep a valid batch valid.
 		c := bytes.Clone(data)
-		SetBaseOffset(c, 42)
 		SetPartitionLeaderEpoch(c, 3)
 		if _, err := ValidateProduceBatch(c, opts); err != nil {
-			t.Fatalf("after rewrites: %v", err)
+			t.Fatalf("after the epoch rewrite: %v", err)
+		}
+		SetBaseOffset(c, 42)
+		if got, _ := ParseBatchHeader(c); got.CRC != BatchCRC(c) || got.BaseOffset != 42 {
+			t.Fatal("base offset rewrite broke the CRC")
 		}
 		SetLogAppendTime(c, 99)
 		if got, _ := ParseBatchHeader(c); got.CRC != BatchCRC(c) {

@@ -15,6 +15,9 @@ type ValidateOptions struct {
 	// (decompression bombs); more is CORRUPT_MESSAGE. 0 means
 	// DefaultMaxUncompressedBytes (256 MiB).
 	MaxUncompressedBytes int
+	// RequireKeys rejects records without a key with INVALID_RECORD, as a
+	// compacted topic (cleanup.policy=compact) must.
+	RequireKeys bool
 }
 
 // ValidateProduceBatch validates the records field of one partition of a
@@ -25,7 +28,8 @@ type ValidateOptions struct {
 //   - no data at all, magic other than 2: INVALID_RECORD;
 //   - too short for a header, batchLength below the header or beyond the
 //     data: CORRUPT_MESSAGE;
-//   - bytes after the batch (a second batch): INVALID_RECORD;
+//   - bytes after the batch (a second batch), a base offset other than 0
+//     (clients always send 0; Kafka rejects anything else): INVALID_RECORD;
 //   - batch larger than MaxBatchBytes: MESSAGE_TOO_LARGE (before the CRC, as
 //     Kafka does);
 //   - CRC-32C mismatch, unknown codec: CORRUPT_MESSAGE;
@@ -35,7 +39,7 @@ type ValidateOptions struct {
 //   - records: broken framing, decompression failure or a decompressed size
 //     above MaxUncompressedBytes: CORRUPT_MESSAGE; a record count different
 //     from the records present or an offsetDelta different from the record's
-//     index: INVALID_RECORD.
+//     index, a record without a key when RequireKeys is set: INVALID_RECORD.
 //
 // The header is returned (zero only when it could not be read) even with an
 // error, so that a caller can log it. Uncompressed records are walked in
@@ -63,6 +67,8 @@ func ValidateProduceBatch(records []byte, opts ValidateOptions) (BatchHeader, er
 		return h, batchErr(kerr.CorruptMessage, "batch of %d bytes with only %d bytes of data", size, len(records))
 	case size < int64(len(records)):
 		return h, batchErr(kerr.InvalidRecord, "%d bytes after the first batch: produce takes exactly one batch", int64(len(records))-size)
+	case h.BaseOffset != 0:
+		return h, batchErr(kerr.InvalidRecord, "base offset %d, clients must send 0", h.BaseOffset)
 	case opts.MaxBatchBytes > 0 && size > int64(opts.MaxBatchBytes):
 		return h, batchErr(kerr.MessageTooLarge, "batch of %d bytes above the limit of %d", size, opts.MaxBatchBytes)
 	}
@@ -87,7 +93,7 @@ func ValidateProduceBatch(records []byte, opts ValidateOptions) (BatchHeader, er
 
 	data := records[BatchHeaderSize:]
 	if h.Codec() == CodecNone {
-		return h, checkRecords(data, h.NumRecords)
+		return h, checkRecords(data, h.NumRecords, opts.RequireKeys)
 	}
 	buf := getDecompressBuffer()
 	defer putDecompressBuffer(buf)
@@ -96,12 +102,13 @@ func ValidateProduceBatch(records []byte, opts ValidateOptions) (BatchHeader, er
 	if err != nil {
 		return h, batchErr(kerr.CorruptMessage, "%s records: %v", h.Codec(), err)
 	}
-	return h, checkRecords(out, h.NumRecords)
+	return h, checkRecords(out, h.NumRecords, opts.RequireKeys)
 }
 
 // checkRecords walks the records and checks each offsetDelta is the record's
-// index, then that count records and nothing else are present.
-func checkRecords(data []byte, count int32) error {
+// index (and, with requireKeys, that it has a key), then that count records
+// and nothing else are present.
+func checkRecords(data []byte, count int32, requireKeys bool) error {
 	it := recordIter{data: data}
 	var seen int32
 	for seen < count && len(it.data) > 0 {
@@ -111,6 +118,9 @@ func checkRecords(data []byte, count int32) error {
 		}
 		if rv.OffsetDelta != seen {
 			return batchErr(kerr.InvalidRecord, "record %d has offsetDelta %d", seen, rv.OffsetDelta)
+		}
+		if requireKeys && rv.Key == nil {
+			return batchErr(kerr.InvalidRecord, "record %d has no key; a compacted topic needs one", seen)
 		}
 		seen++
 	}

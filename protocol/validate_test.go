@@ -33,6 +33,15 @@ func TestValidateProduceBatchValid(t *testing.T) {
 		}}},
 		{"empty key and value", batchSpec{records: []kmsg.Record{{Key: []byte{}, Value: []byte{}}}}},
 	}
+	keyed := testRecords(4)
+	for i := range keyed {
+		keyed[i].Key = []byte("k")
+	}
+	t.Run("keys required and present", func(t *testing.T) {
+		if _, err := ValidateProduceBatch(buildBatch(t, batchSpec{codec: CodecZstd, records: keyed}), ValidateOptions{RequireKeys: true}); err != nil {
+			t.Fatal(err)
+		}
+	})
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			batch := buildBatch(t, tt.spec)
@@ -199,6 +208,12 @@ func TestValidateProduceBatchErrors(t *testing.T) {
 		{name: "log append time from client", want: kerr.InvalidRecord, build: func(t *testing.T) []byte {
 			return buildBatch(t, batchSpec{edit: func(b *kmsg.RecordBatch) { b.Attributes |= attrLogAppendTime }})
 		}},
+		{name: "base offset not zero", want: kerr.InvalidRecord, build: func(t *testing.T) []byte {
+			return buildBatch(t, batchSpec{edit: func(b *kmsg.RecordBatch) { b.FirstOffset = 5 }})
+		}},
+		{name: "null key on compacted topic", want: kerr.InvalidRecord, opts: ValidateOptions{RequireKeys: true}, build: func(t *testing.T) []byte {
+			return buildBatch(t, batchSpec{codec: CodecGzip})
+		}},
 		{name: "producer id without sequence", want: kerr.InvalidRecord, build: func(t *testing.T) []byte {
 			return buildBatch(t, batchSpec{edit: func(b *kmsg.RecordBatch) { b.ProducerID, b.ProducerEpoch, b.FirstSequence = 3, 0, -1 }})
 		}},
@@ -266,9 +281,15 @@ func TestHeaderRewrites(t *testing.T) {
 			batch := buildBatch(t, batchSpec{codec: codec})
 			SetBaseOffset(batch, 123456789)
 			SetPartitionLeaderEpoch(batch, 17)
-			h, err := ValidateProduceBatch(batch, ValidateOptions{})
+			h, err := ParseBatchHeader(batch)
 			if err != nil {
-				t.Fatalf("offset and epoch rewrites broke the batch: %v", err)
+				t.Fatal(err)
+			}
+			if h.CRC != BatchCRC(batch) {
+				t.Fatal("offset and epoch rewrites broke the CRC")
+			}
+			if err := ForEachRecord(batch, 0, func(RecordView) bool { return true }); err != nil {
+				t.Fatalf("offset and epoch rewrites broke the records: %v", err)
 			}
 			if h.BaseOffset != 123456789 || h.PartitionLeaderEpoch != 17 {
 				t.Fatalf("header %+v", h)
