@@ -1,0 +1,145 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Config is a parsed kload command line.
+type Config struct {
+	Brokers     []string
+	Topic       string
+	Records     int
+	Size        int
+	Partitions  int32
+	Replication int16
+	Acks        string // "all", "1" or "0"
+	Mode        string // "produce", "consume" or "both"
+	Compression string // "none", "gzip", "snappy", "lz4" or "zstd"
+	Linger      time.Duration
+	Inflight    int
+	Timeout     time.Duration
+	JSON        bool
+}
+
+// ParseConfig parses args (without the program name); errors name the flag.
+func ParseConfig(args []string, stderr io.Writer) (Config, error) {
+	var c Config
+	var brokers string
+	var parts, repl int
+	fs := flag.NewFlagSet("kload", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.StringVar(&brokers, "brokers", "127.0.0.1:9092", "comma-separated seed brokers")
+	fs.StringVar(&c.Topic, "topic", "kload", "topic to load (created when missing)")
+	fs.IntVar(&c.Records, "records", 200000, "number of records to produce")
+	fs.IntVar(&c.Size, "size", 1024, "record value size in bytes")
+	fs.IntVar(&parts, "partitions", 6, "partitions when creating the topic")
+	fs.IntVar(&repl, "replication", -1, "replication factor when creating the topic (-1: broker default)")
+	fs.StringVar(&c.Acks, "acks", "all", "producer acks: all, 1 or 0")
+	fs.StringVar(&c.Mode, "mode", "both", "produce, consume or both")
+	fs.StringVar(&c.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
+	fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "producer linger")
+	fs.IntVar(&c.Inflight, "inflight", 5, "produce requests in flight per broker when acks is 1 or 0")
+	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "overall deadline")
+	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of text")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	for _, b := range strings.Split(brokers, ",") {
+		if b = strings.TrimSpace(b); b != "" {
+			c.Brokers = append(c.Brokers, b)
+		}
+	}
+	c.Partitions, c.Replication = int32(parts), int16(repl)
+	return c, c.validate(parts, repl)
+}
+
+func (c Config) validate(parts, repl int) error {
+	switch {
+	case len(c.Brokers) == 0:
+		return errors.New("-brokers: no broker given")
+	case c.Topic == "":
+		return errors.New("-topic: empty")
+	case c.Records < 0:
+		return fmt.Errorf("-records: %d is negative", c.Records)
+	case c.Size < 0:
+		return fmt.Errorf("-size: %d is negative", c.Size)
+	case parts < 1 || parts > 1<<20:
+		return fmt.Errorf("-partitions: %d out of range", parts)
+	case repl < -1 || repl == 0 || repl > 1<<10:
+		return fmt.Errorf("-replication: %d out of range", repl)
+	case c.Inflight < 1:
+		return fmt.Errorf("-inflight: %d, want at least 1", c.Inflight)
+	case c.Timeout <= 0:
+		return fmt.Errorf("-timeout: %v, want a positive duration", c.Timeout)
+	}
+	if _, err := c.acks(); err != nil {
+		return err
+	}
+	if _, err := c.codec(); err != nil {
+		return err
+	}
+	switch c.Mode {
+	case "produce", "consume", "both":
+	default:
+		return fmt.Errorf("-mode: %q, want produce, consume or both", c.Mode)
+	}
+	return nil
+}
+
+func (c Config) acks() (kgo.Acks, error) {
+	switch c.Acks {
+	case "all", "-1":
+		return kgo.AllISRAcks(), nil
+	case "1":
+		return kgo.LeaderAck(), nil
+	case "0":
+		return kgo.NoAck(), nil
+	}
+	return kgo.Acks{}, fmt.Errorf("-acks: %q, want all, 1 or 0", c.Acks)
+}
+
+func (c Config) codec() (kgo.CompressionCodec, error) {
+	switch c.Compression {
+	case "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("-compression: %q, want none, gzip, snappy, lz4 or zstd", c.Compression)
+}
+
+// produces and consumes report which phases run.
+func (c Config) produces() bool { return c.Mode != "consume" }
+func (c Config) consumes() bool { return c.Mode != "produce" }
+
+// producerOpts are the kgo options of the produce phase.
+func (c Config) producerOpts() []kgo.Opt {
+	acks, _ := c.acks()
+	codec, _ := c.codec()
+	opts := []kgo.Opt{
+		kgo.DefaultProduceTopic(c.Topic),
+		kgo.RequiredAcks(acks),
+		kgo.ProducerBatchCompression(codec),
+		kgo.ProducerLinger(c.Linger),
+	}
+	if c.Acks != "all" && c.Acks != "-1" {
+		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(c.Inflight))
+	}
+	return opts
+}
