@@ -23,16 +23,17 @@ const readyTimeout = 20 * time.Second
 // exitTimeout bounds how long a signalled broker may take to exit.
 const exitTimeout = 20 * time.Second
 
-// brokerBin is the path of the binary built by TestMain; it is written once
-// before any test runs and only read afterwards.
-var brokerBin string
+// brokerBin and kloadBin are the binaries built by TestMain; they are
+// written once before any test runs and only read afterwards.
+var brokerBin, kloadBin string
 
 func TestMain(m *testing.M) {
 	os.Exit(runMain(m))
 }
 
-// runMain builds ./cmd/broker into a temporary directory, runs the tests and
-// removes the directory. A build failure stops the run with its output.
+// runMain builds ./cmd/broker and ./cmd/kload into a temporary directory,
+// runs the tests and removes the directory. A build failure stops the run with
+// its output.
 func runMain(m *testing.M) int {
 	dir, err := os.MkdirTemp("", "kbroker-it-")
 	if err != nil {
@@ -46,16 +47,21 @@ func runMain(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "integration: %v\n", err)
 		return 1
 	}
-	bin := filepath.Join(dir, "broker")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, "./cmd/broker")
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		fmt.Fprintf(os.Stderr, "integration: FAILED to build ./cmd/broker: %v\n%s\n", err, out)
-		return 1
+	for _, b := range []struct {
+		pkg string
+		dst *string
+	}{{"./cmd/broker", &brokerBin}, {"./cmd/kload", &kloadBin}} {
+		bin := filepath.Join(dir, filepath.Base(b.pkg))
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", bin, b.pkg)
+		cmd.Dir = root
+		if out, err := cmd.CombinedOutput(); err != nil {
+			fmt.Fprintf(os.Stderr, "integration: FAILED to build %s: %v\n%s\n", b.pkg, err, out)
+			return 1
+		}
+		*b.dst = bin
 	}
-	brokerBin = bin
 	return m.Run()
 }
 
