@@ -1,0 +1,114 @@
+package broker
+
+// Produce (key 0), versions 0-11 advertised.
+//
+//   - v0-2 carry magic 0/1 message sets, which this broker does not store: every partition is
+//     answered with UNSUPPORTED_VERSION (as Kafka 4.0 does, KAFKA-18659). They stay advertised
+//     because old librdkafka enables compression only when Produce min version is 0.
+//   - v3+: each partition carries exactly one magic-2 batch, validated by
+//     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
+//     max.message.bytes) before anything is stored.
+//   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
+//     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
+//     sync (NOT_ENOUGH_REPLICAS otherwise); with one replica it is answered once appended.
+//   - Idempotent producers: the log checks producer id, epoch and sequence; a retry of one of
+//     the last 5 batches is answered with the original offsets.
+//   - Transactions are not supported yet: a transactional produce gets
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (the InitProducerId that precedes it already fails).
+//   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/protocol"
+)
+
+func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	var topLevel error
+	switch {
+	case rc.version() < 3:
+		topLevel = fmt.Errorf("%w: produce v%d (message format v0/v1) is not supported", kerr.UnsupportedVersion, rc.version())
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
+	case req.TransactionID != nil:
+		topLevel = fmt.Errorf("%w: transactions are not supported", kerr.TransactionalIDAuthorizationFailed)
+	}
+	now := time.Now()
+	failed := false
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			err := topLevel
+			if err == nil {
+				err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)
+			}
+			if err != nil {
+				failed = true
+				sp.ErrorCode = errorCode(err)
+				if rc.version() >= 8 {
+					sp.ErrorMessage = errorMessage(err)
+				}
+				ev := rc.conn.logger.Debug()
+				if isUnexpected(err) {
+					ev = rc.conn.logger.Error()
+				}
+				ev.Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).Msg("produce failed")
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		if failed {
+			return nil, fmt.Errorf("acks=0 produce failed: %w", errCloseQuietly)
+		}
+		return nil, nil
+	}
+	return resp, nil
+}
+
+// producePartition validates and appends one partition's batch, filling sp on success.
+func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceRequestTopicPartition, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) error {
+	p, ok := s.rm.get(topic, rp.Partition)
+	if !ok {
+		if t, exists := s.cache.topic(topic); exists && int(rp.Partition) < len(t.partitions) && rp.Partition >= 0 {
+			return fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
+		}
+		return fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
+	}
+	tc := p.cfg.Load()
+	if acks == -1 && tc.MinInsyncReplicas > 1 {
+		// One replica in sync: fewer than min.insync.replicas.
+		return fmt.Errorf("%w: 1 in-sync replica, min.insync.replicas=%d", kerr.NotEnoughReplicas, tc.MinInsyncReplicas)
+	}
+	maxBatch := tc.MaxMessageBytes
+	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch})
+	if err != nil {
+		return err
+	}
+	if hdr.Codec() == protocol.CodecZstd && version < 7 {
+		return fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
+	}
+	if hdr.Transactional() {
+		return fmt.Errorf("%w: transactional batches are not supported", kerr.TransactionalIDAuthorizationFailed)
+	}
+	res, err := p.appendClientBatch(rp.Records, now)
+	if err != nil {
+		return err
+	}
+	sp.BaseOffset = res.FirstOffset
+	sp.LogAppendTime = res.logAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+	return nil
+}

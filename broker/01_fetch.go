@@ -1,0 +1,170 @@
+package broker
+
+// Fetch (key 1), versions 4-12.
+//
+//   - Consumers (replica id -1) read up to the high watermark (read_uncommitted) or the last
+//     stable offset (read_committed; equal while there are no transactions).
+//   - Whole batches only, as stored (never recompressed). Per-partition and total byte limits;
+//     the first batch of the first partition with data is returned even when larger (KIP-74).
+//   - min_bytes / max_wait_ms long poll: a fetch that has less than min_bytes registers with
+//     each partition it reads and waits until an append wakes it or max_wait_ms passes.
+//   - Fetch sessions (KIP-227) are declined: the answer carries session id 0, and clients go on
+//     with full fetches. A request naming a session id we never gave gets
+//     FETCH_SESSION_ID_NOT_FOUND.
+//   - v9+ current leader epoch: older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH.
+//   - v13+ (topic ids) is not advertised.
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/log"
+)
+
+func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FetchResponse)
+	if req.SessionID != 0 {
+		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
+		return resp, nil
+	}
+	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
+	deadline := time.Now().Add(maxWait)
+	var wake chan struct{}
+	var registered []*partition
+	defer func() {
+		for _, p := range registered {
+			p.removeWaiter(wake)
+		}
+	}()
+	for {
+		if wake == nil && maxWait > 0 && req.MinBytes > 0 {
+			// Register before reading so that an append between the read and the wait is not missed.
+			wake = make(chan struct{}, 1)
+			for i := range req.Topics {
+				for j := range req.Topics[i].Partitions {
+					if p, ok := s.rm.get(req.Topics[i].Topic, req.Topics[i].Partitions[j].Partition); ok {
+						p.addWaiter(wake)
+						registered = append(registered, p)
+					}
+				}
+			}
+		}
+		total, hadError := s.readFetch(rc, req, resp)
+		if hadError || total >= int(req.MinBytes) || wake == nil {
+			return resp, nil
+		}
+		remaining := time.Until(deadline)
+		if remaining <= 0 {
+			return resp, nil
+		}
+		t := time.NewTimer(remaining)
+		select {
+		case <-wake:
+			t.Stop()
+		case <-t.C:
+		case <-rc.ctx().Done():
+			t.Stop()
+			return nil, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
+		}
+	}
+}
+
+// readFetch fills resp.Topics from the logs and returns the record bytes gathered and
+// whether any partition had an error (which answers the fetch at once, as Kafka does).
+func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, bool) {
+	resp.Topics = resp.Topics[:0]
+	total := 0
+	hadError := false
+	maxBytes := int(req.MaxBytes)
+	if maxBytes <= 0 {
+		maxBytes = int(^uint32(0) >> 1)
+	}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewFetchResponseTopic()
+		st.Topic = rt.Topic
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewFetchResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
+			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp)
+			if err != nil {
+				hadError = true
+				sp.ErrorCode = errorCode(err)
+				ev := rc.conn.logger.Debug()
+				if isUnexpected(err) {
+					ev = rc.conn.logger.Error()
+				}
+				ev.Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).Int64("offset", rp.FetchOffset).Msg("fetch failed")
+			}
+			total += n
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return total, hadError
+}
+
+// fetchPartition reads one partition into sp and returns the bytes read.
+func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition) (int, error) {
+	p, ok := s.rm.get(topic, rp.Partition)
+	if !ok {
+		if t, exists := s.cache.topic(topic); exists && rp.Partition >= 0 && int(rp.Partition) < len(t.partitions) {
+			return 0, fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
+		}
+		return 0, fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
+	}
+	if err := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); err != nil {
+		return 0, err
+	}
+	hw := p.highWatermark()
+	sp.HighWatermark = hw
+	sp.LastStableOffset = p.lastStableOffset()
+	sp.LogStartOffset = p.log.LogStartOffset()
+	upTo := hw
+	if req.IsolationLevel == 1 {
+		upTo = p.lastStableOffset()
+	}
+	if rp.FetchOffset > hw && rp.FetchOffset <= p.log.LogEndOffset() {
+		// Between the high watermark and the log end: nothing visible yet, not out of range.
+		return 0, nil
+	}
+	limit := int(rp.PartitionMaxBytes)
+	if budget < limit {
+		limit = budget
+	}
+	if limit <= 0 && !first {
+		return 0, nil
+	}
+	if limit < 0 {
+		limit = 0
+	}
+	res, err := p.log.Read(rp.FetchOffset, int32(limit), upTo, first)
+	if err != nil {
+		if err == log.ErrOffsetOutOfRange {
+			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
+		}
+		return 0, err
+	}
+	sp.RecordBatches = res.Data
+	return len(res.Data), nil
+}
+
+// checkLeaderEpoch compares a client's view of the leader epoch (-1 = unknown) with ours.
+func checkLeaderEpoch(p *partition, clientEpoch int32) error {
+	if clientEpoch < 0 {
+		return nil
+	}
+	ours := p.leaderEpoch.Load()
+	switch {
+	case clientEpoch < ours:
+		return fmt.Errorf("%w: request epoch %d, leader epoch %d", kerr.FencedLeaderEpoch, clientEpoch, ours)
+	case clientEpoch > ours:
+		return fmt.Errorf("%w: request epoch %d, leader epoch %d", kerr.UnknownLeaderEpoch, clientEpoch, ours)
+	}
+	return nil
+}

@@ -1,0 +1,68 @@
+package broker
+
+import (
+	"fmt"
+	"sort"
+
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/protocol"
+)
+
+// api is one row of the dispatch table: the versions we serve and the handler.
+type api struct {
+	key      int16
+	min, max int16
+	handle   func(rc *requestContext, req kmsg.Request) (kmsg.Response, error)
+}
+
+type apiRange = protocol.APIRange
+
+const apiKeyApiVersions = 18
+
+// handler adapts a typed handler to the table's signature.
+func handler[Req kmsg.Request](fn func(rc *requestContext, req Req) (kmsg.Response, error)) func(*requestContext, kmsg.Request) (kmsg.Response, error) {
+	return func(rc *requestContext, req kmsg.Request) (kmsg.Response, error) {
+		r, ok := req.(Req)
+		if !ok {
+			return nil, fmt.Errorf("bug: request type %T for key %d", req, req.Key())
+		}
+		return fn(rc, r)
+	}
+}
+
+// buildAPITable is the one table of supported API keys and versions. It drives dispatch,
+// the version check and the ApiVersions answer, so they cannot disagree. Advertise only what
+// is implemented; never kmsg's maximum versions.
+//
+// Topic IDs: Metadata v10+ returns stable topic IDs, but Produce and Fetch are capped at v12
+// and below (Produce v13 and Fetch v13+ address topics by ID), so clients keep using names.
+func buildAPITable(s *Server) (map[int16]api, []apiRange) {
+	rows := []api{
+		// Produce from 0 so that old librdkafka enables compression (client-compat gotcha 2);
+		// v0-2 (magic 0/1) are answered with UNSUPPORTED_VERSION, as Kafka 4.0 does.
+		{key: 0, min: 0, max: 11, handle: handler(s.handleProduce)},
+		// Fetch from 4: the first version whose records are magic 2.
+		{key: 1, min: 4, max: 12, handle: handler(s.handleFetch)},
+		{key: 2, min: 0, max: 7, handle: handler(s.handleListOffsets)},
+		{key: 3, min: 0, max: 12, handle: handler(s.handleMetadata)},
+		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
+		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
+		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
+		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
+		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
+		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
+		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
+	}
+	table := make(map[int16]api, len(rows))
+	ranges := make([]apiRange, 0, len(rows))
+	for _, r := range rows {
+		table[r.key] = r
+		ranges = append(ranges, apiRange{Key: r.key, Min: r.min, Max: r.max})
+	}
+	sort.Slice(ranges, func(i, j int) bool { return ranges[i].Key < ranges[j].Key })
+	return table, ranges
+}
+
+// protocolRanges is the advertised list, in key order.
+func (s *Server) protocolRanges() []apiRange { return s.apiRanges }

@@ -1,0 +1,201 @@
+package broker
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"runtime/debug"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/protocol"
+)
+
+// conn is one client connection: a reader goroutine that handles requests in order and a
+// writer goroutine that writes their responses in the same order.
+type conn struct {
+	s      *Server
+	nc     net.Conn
+	id     string
+	logger zerolog.Logger
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	out    chan []byte
+	once   sync.Once
+}
+
+func newConn(s *Server, nc net.Conn) *conn {
+	ctx, cancel := context.WithCancel(s.ctx)
+	id := strconv.FormatUint(s.connSeq.Add(1), 10)
+	return &conn{
+		s:      s,
+		nc:     nc,
+		id:     id,
+		logger: s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		ctx:    ctx,
+		cancel: cancel,
+		out:    make(chan []byte, 32),
+	}
+}
+
+func (c *conn) close() {
+	c.once.Do(func() {
+		c.cancel()
+		c.nc.Close()
+	})
+}
+
+// serve runs the reader in this goroutine and the writer in another, and returns when both end.
+func (c *conn) serve() {
+	defer c.s.removeConn(c)
+	defer c.close()
+	c.logger.Debug().Msg("connection opened")
+	writerDone := make(chan struct{})
+	go func() {
+		defer close(writerDone)
+		c.writeLoop()
+	}()
+	c.readLoop()
+	close(c.out)
+	<-writerDone
+	c.logger.Debug().Msg("connection closed")
+}
+
+func (c *conn) writeLoop() {
+	bw := bufio.NewWriterSize(c.nc, 64<<10)
+	for frame := range c.out {
+		if _, err := bw.Write(frame); err != nil {
+			c.logger.Debug().Err(err).Msg("write failed; closing connection")
+			c.close()
+			break
+		}
+		if len(c.out) == 0 {
+			if err := bw.Flush(); err != nil {
+				c.logger.Debug().Err(err).Msg("write failed; closing connection")
+				c.close()
+				break
+			}
+		}
+	}
+	// Drain so the reader never blocks on a dead connection.
+	for range c.out {
+	}
+}
+
+func (c *conn) readLoop() {
+	br := bufio.NewReaderSize(c.nc, 64<<10)
+	idle := time.Duration(c.s.cfg.ConnectionsMaxIdleMs) * time.Millisecond
+	for {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, nil)
+		if err != nil {
+			c.logReadError(err)
+			return
+		}
+		if err := c.handleFrame(frame); err != nil {
+			if !errors.Is(err, errCloseQuietly) {
+				c.logger.Warn().Err(err).Msg("closing connection")
+			}
+			return
+		}
+	}
+}
+
+var errCloseQuietly = errors.New("connection closing")
+
+func (c *conn) logReadError(err error) {
+	var ne net.Error
+	switch {
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
+		c.logger.Debug().Err(err).Msg("connection ended")
+	case errors.As(err, &ne) && ne.Timeout():
+		c.logger.Info().Msg("closing idle connection (connections.max.idle.ms)")
+	case errors.Is(err, protocol.ErrFrameTooLarge), errors.Is(err, protocol.ErrNegativeSize):
+		c.logger.Warn().Err(err).Int32("socket_request_max_bytes", c.s.cfg.SocketRequestMaxBytes).Msg("closing connection: bad frame size")
+	case errors.Is(err, io.ErrUnexpectedEOF):
+		c.logger.Warn().Err(err).Msg("closing connection: truncated frame")
+	default:
+		c.logger.Warn().Err(err).Msg("closing connection: read failed")
+	}
+}
+
+// handleFrame decodes and handles one request. A returned error closes the connection.
+func (c *conn) handleFrame(frame []byte) (err error) {
+	hdr, body, err := protocol.ParseRequestHeader(frame)
+	if err != nil {
+		return fmt.Errorf("bad request header (api %d v%d, correlation %d): %w", hdr.APIKey, hdr.APIVersion, hdr.CorrelationID, err)
+	}
+	a, ok := c.s.apis[hdr.APIKey]
+	if !ok {
+		return fmt.Errorf("unsupported api key %d (v%d)", hdr.APIKey, hdr.APIVersion)
+	}
+	if hdr.APIVersion < a.min || hdr.APIVersion > a.max {
+		if hdr.APIKey == apiKeyApiVersions && hdr.APIVersion > a.max {
+			// Answered in v0 format so that any client can read the supported range (KIP-511).
+			c.send(protocol.AppendAPIVersionsUnsupported(nil, hdr.CorrelationID, c.s.protocolRanges()))
+			return nil
+		}
+		return fmt.Errorf("unsupported version %d of %s (supported %d-%d)", hdr.APIVersion, kmsg.NameForKey(hdr.APIKey), a.min, a.max)
+	}
+	req := kmsg.RequestForKey(hdr.APIKey)
+	req.SetVersion(hdr.APIVersion)
+	if err := req.ReadFrom(body); err != nil {
+		return fmt.Errorf("undecodable %s v%d request (correlation %d): %w", kmsg.NameForKey(hdr.APIKey), hdr.APIVersion, hdr.CorrelationID, err)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			c.logger.Error().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).
+				Int32("corr", hdr.CorrelationID).Interface("panic", r).Bytes("stack", debug.Stack()).
+				Msg("bug: request handler panicked; closing connection")
+			err = errCloseQuietly
+		}
+	}()
+	rc := &requestContext{conn: c, hdr: hdr}
+	if c.logger.Debug().Enabled() {
+		c.logger.Debug().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).Int32("corr", hdr.CorrelationID).Str("client_id", clientID(hdr)).Msg("request")
+	}
+	resp, err := a.handle(rc, req)
+	if err != nil {
+		return err
+	}
+	if resp == nil {
+		return nil // acks=0 produce: no response at all
+	}
+	resp.SetVersion(hdr.APIVersion)
+	c.send(protocol.AppendResponse(nil, hdr.CorrelationID, resp))
+	return nil
+}
+
+func (c *conn) send(frame []byte) {
+	select {
+	case c.out <- frame:
+	case <-c.ctx.Done():
+	}
+}
+
+// requestContext is what a handler knows about the request it handles.
+type requestContext struct {
+	conn *conn
+	hdr  protocol.RequestHeader
+}
+
+func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }
+func (rc *requestContext) server() *Server      { return rc.conn.s }
+func (rc *requestContext) version() int16       { return rc.hdr.APIVersion }
+
+func clientID(h protocol.RequestHeader) string {
+	if h.ClientID == nil {
+		return ""
+	}
+	return *h.ClientID
+}

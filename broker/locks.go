@@ -1,0 +1,12 @@
+package broker
+
+// Lock order (take them in this order, never the reverse):
+//
+//  1. Server.adminMu      serialises topic creation, deletion and partition changes.
+//  2. metadataCache.mu    the topic/partition metadata snapshot (held briefly, never across I/O).
+//  3. replicaManager.mu   the map of hosted partitions (held briefly, never across I/O).
+//  4. partition.mu        one partition's waiters and leader state; appends are serialised
+//                         inside the log itself, so no broker lock is held across disk writes
+//                         except partition.appendMu, which orders validation and append.
+//
+// Server.connMu (the set of open connections) is a leaf lock.

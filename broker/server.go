@@ -1,0 +1,367 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"kbroker/broker/config"
+	"kbroker/log"
+	"kbroker/zkmeta"
+)
+
+// Server is one broker: listeners, connections, metadata and the partitions it hosts.
+type Server struct {
+	cfg    *config.Config
+	logger zerolog.Logger
+
+	store       zkmeta.Store
+	meta        *zkmeta.Metadata
+	clusterID   string
+	brokerEpoch int64
+
+	cache *metadataCache
+	rm    *replicaManager
+	pids  *producerIDs
+	apis  map[int16]api
+	// apiRanges is the ApiVersions answer, built once from apis.
+	apiRanges []apiRange
+
+	adminMu sync.Mutex
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	listeners []net.Listener
+	connMu    sync.Mutex
+	conns     map[*conn]struct{}
+	nconns    atomic.Int64
+	connSeq   atomic.Uint64
+
+	shutdownOnce sync.Once
+	started      time.Time
+}
+
+// New builds a server from its configuration; Start opens the data and the listeners.
+func New(cfg *config.Config, logger zerolog.Logger) *Server {
+	ctx, cancel := context.WithCancel(context.Background())
+	s := &Server{
+		cfg:    cfg,
+		logger: logger,
+		ctx:    ctx,
+		cancel: cancel,
+		conns:  make(map[*conn]struct{}),
+		cache:  newMetadataCache(),
+	}
+	s.apis, s.apiRanges = buildAPITable(s)
+	return s
+}
+
+// Addrs returns the addresses the listeners are bound to (useful with port 0).
+func (s *Server) Addrs() []net.Addr {
+	out := make([]net.Addr, 0, len(s.listeners))
+	for _, l := range s.listeners {
+		out = append(out, l.Addr())
+	}
+	return out
+}
+
+// goroutine starts fn as a goroutine that Shutdown waits for.
+func (s *Server) goroutine(fn func()) {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		fn()
+	}()
+}
+
+// Start opens the log directories and the metadata store, loads the hosted partitions and
+// starts accepting connections. On error everything opened so far is closed again.
+func (s *Server) Start(ctx context.Context) (err error) {
+	s.started = time.Now()
+	defer func() {
+		if err != nil {
+			s.closeData()
+		}
+	}()
+	if s.cfg.ZookeeperConnect != "" {
+		return fmt.Errorf("zookeeper.connect=%q: cluster mode is not available in this build; remove it to run a single-node broker with embedded metadata", s.cfg.ZookeeperConnect)
+	}
+	for _, dir := range s.cfg.LogDirs {
+		if err := os.MkdirAll(dir, 0o755); err != nil {
+			return fmt.Errorf("log dir %s: %w", dir, err)
+		}
+	}
+	store, err := zkmeta.OpenEmbedded(filepath.Join(s.cfg.LogDirs[0], embeddedMetadataDir), s.logger.With().Str("component", "zkmeta").Logger())
+	if err != nil {
+		return fmt.Errorf("opening embedded metadata in %s: %w", s.cfg.LogDirs[0], err)
+	}
+	s.store = store
+	s.meta = zkmeta.NewMetadata(store)
+	if err := s.meta.EnsurePaths(ctx); err != nil {
+		return fmt.Errorf("metadata paths: %w", err)
+	}
+	if s.clusterID, err = s.meta.ClusterID(ctx); err != nil {
+		return fmt.Errorf("cluster id: %w", err)
+	}
+	if err := s.checkLogDirs(); err != nil {
+		return err
+	}
+	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
+	s.rm = newReplicaManager(s.cfg, s.logger)
+
+	if err := s.listen(); err != nil {
+		return err
+	}
+	epoch, err := s.meta.RegisterBroker(ctx, s.brokerInfo())
+	if err != nil {
+		return fmt.Errorf("registering broker %d: %w", s.cfg.BrokerID, err)
+	}
+	s.brokerEpoch = epoch
+	if _, _, _, err := s.meta.TryElectController(ctx, s.cfg.BrokerID); err != nil {
+		return fmt.Errorf("controller election: %w", err)
+	}
+	if err := s.loadTopics(ctx); err != nil {
+		return err
+	}
+	for _, l := range s.listeners {
+		l := l
+		s.goroutine(func() { s.acceptLoop(l) })
+	}
+	s.goroutine(s.checkpointLoop)
+	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
+		s.goroutine(s.flushLoop)
+	}
+	s.logger.Info().
+		Int32("broker_id", s.cfg.BrokerID).
+		Str("cluster_id", s.clusterID).
+		Int64("broker_epoch", s.brokerEpoch).
+		Strs("log_dirs", s.cfg.LogDirs).
+		Str("listeners", listenerString(s.cfg.Listeners)).
+		Dur("startup", time.Since(s.started)).
+		Msg("broker started")
+	return nil
+}
+
+// embeddedMetadataDir is where the embedded store keeps its journal, inside the first log dir.
+// The leading dot keeps it apart from partition directories.
+const embeddedMetadataDir = ".zkmeta"
+
+// checkLogDirs refuses log dirs that belong to another broker or cluster, and writes
+// meta.properties into new ones.
+func (s *Server) checkLogDirs() error {
+	for _, dir := range s.cfg.LogDirs {
+		m, ok, err := log.ReadMeta(nil, dir)
+		if err != nil {
+			return fmt.Errorf("log dir %s: reading meta.properties: %w", dir, err)
+		}
+		if ok {
+			if m.BrokerID != s.cfg.BrokerID {
+				return fmt.Errorf("log dir %s belongs to broker.id=%d but this broker is broker.id=%d; refusing to use it", dir, m.BrokerID, s.cfg.BrokerID)
+			}
+			if m.ClusterID != "" && m.ClusterID != s.clusterID {
+				return fmt.Errorf("log dir %s belongs to cluster.id=%s but the metadata store is cluster.id=%s; refusing to use it", dir, m.ClusterID, s.clusterID)
+			}
+			continue
+		}
+		if err := log.WriteMeta(nil, dir, log.Meta{ClusterID: s.clusterID, BrokerID: s.cfg.BrokerID}); err != nil {
+			return fmt.Errorf("log dir %s: writing meta.properties: %w", dir, err)
+		}
+	}
+	return nil
+}
+
+func (s *Server) listen() error {
+	for _, l := range s.cfg.Listeners {
+		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			for _, prev := range s.listeners {
+				prev.Close()
+			}
+			s.listeners = nil
+			return fmt.Errorf("listener %s://%s: %w", l.Name, addr, err)
+		}
+		s.listeners = append(s.listeners, ln)
+	}
+	return nil
+}
+
+// advertised returns the host and port clients should use (first advertised listener),
+// resolving port 0 to the bound port.
+func (s *Server) advertised() (string, int32) {
+	l := s.cfg.AdvertisedListeners
+	if len(l) == 0 {
+		l = s.cfg.Listeners
+	}
+	host, port := l[0].Host, l[0].Port
+	if port == 0 && len(s.listeners) > 0 {
+		if ta, ok := s.listeners[0].Addr().(*net.TCPAddr); ok {
+			port = ta.Port
+		}
+	}
+	if host == "" || host == "0.0.0.0" || host == "::" {
+		if h, err := os.Hostname(); err == nil {
+			host = h
+		}
+	}
+	return host, int32(port)
+}
+
+func (s *Server) brokerInfo() zkmeta.BrokerInfo {
+	host, port := s.advertised()
+	name := "PLAINTEXT"
+	if len(s.cfg.Listeners) > 0 && s.cfg.Listeners[0].Name != "" {
+		name = s.cfg.Listeners[0].Name
+	}
+	return zkmeta.BrokerInfo{
+		ID:        s.cfg.BrokerID,
+		Rack:      s.cfg.BrokerRack,
+		Endpoints: []zkmeta.Endpoint{{Listener: name, SecurityProtocol: "PLAINTEXT", Host: host, Port: port}},
+	}
+}
+
+func (s *Server) acceptLoop(ln net.Listener) {
+	var backoff time.Duration
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
+				return
+			}
+			if backoff == 0 {
+				backoff = 5 * time.Millisecond
+			} else if backoff *= 2; backoff > time.Second {
+				backoff = time.Second
+			}
+			s.logger.Error().Err(err).Dur("backoff", backoff).Msg("accept failed")
+			select {
+			case <-time.After(backoff):
+			case <-s.ctx.Done():
+				return
+			}
+			continue
+		}
+		backoff = 0
+		if max := s.cfg.MaxConnections; max > 0 && s.nconns.Load() >= int64(max) {
+			s.logger.Warn().Str("remote", nc.RemoteAddr().String()).Int("max_connections", max).Msg("refusing connection: max.connections reached")
+			nc.Close()
+			continue
+		}
+		c := newConn(s, nc)
+		s.connMu.Lock()
+		s.conns[c] = struct{}{}
+		s.connMu.Unlock()
+		s.nconns.Add(1)
+		s.goroutine(c.serve)
+	}
+}
+
+func (s *Server) removeConn(c *conn) {
+	s.connMu.Lock()
+	delete(s.conns, c)
+	s.connMu.Unlock()
+	s.nconns.Add(-1)
+}
+
+// Shutdown stops accepting, closes every connection, flushes and closes the partitions,
+// writes the checkpoint files and deregisters the broker. It waits for every goroutine the
+// server started, or until ctx is done.
+func (s *Server) Shutdown(ctx context.Context) error {
+	var err error
+	s.shutdownOnce.Do(func() {
+		s.logger.Info().Msg("broker shutting down")
+		s.cancel()
+		for _, l := range s.listeners {
+			l.Close()
+		}
+		s.connMu.Lock()
+		for c := range s.conns {
+			c.close()
+		}
+		s.connMu.Unlock()
+		done := make(chan struct{})
+		go func() { s.wg.Wait(); close(done) }()
+		select {
+		case <-done:
+		case <-ctx.Done():
+			err = fmt.Errorf("waiting for connections to end: %w", ctx.Err())
+		}
+		if cerr := s.closeData(); cerr != nil && err == nil {
+			err = cerr
+		}
+		s.logger.Info().Err(err).Msg("broker stopped")
+	})
+	return err
+}
+
+// closeData flushes and closes every partition, writes checkpoints and closes the store.
+func (s *Server) closeData() error {
+	var first error
+	if s.rm != nil {
+		if err := s.rm.close(); err != nil {
+			first = err
+		}
+	}
+	if s.store != nil {
+		if err := s.store.Close(); err != nil && first == nil {
+			first = err
+		}
+		s.store = nil
+	}
+	return first
+}
+
+func (s *Server) checkpointLoop() {
+	interval := time.Duration(s.cfg.LogFlushOffsetCheckpointIntervalMs) * time.Millisecond
+	if interval <= 0 {
+		interval = time.Minute
+	}
+	t := time.NewTicker(interval)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			if err := s.rm.writeCheckpoints(); err != nil {
+				s.logger.Error().Err(err).Msg("writing checkpoints")
+			}
+		}
+	}
+}
+
+// flushLoop fsyncs every partition each log.flush.interval.ms.
+func (s *Server) flushLoop() {
+	t := time.NewTicker(time.Duration(s.cfg.LogFlushIntervalMs) * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-t.C:
+			s.rm.flushAll()
+		}
+	}
+}
+
+func listenerString(ls []config.Listener) string {
+	out := ""
+	for i, l := range ls {
+		if i > 0 {
+			out += ","
+		}
+		out += fmt.Sprintf("%s://%s:%d", l.Name, l.Host, l.Port)
+	}
+	return out
+}

@@ -1,0 +1,355 @@
+package broker
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"kbroker/log"
+	"kbroker/zkmeta"
+)
+
+// Topic administration. This is the controller's part in single-node mode: it writes the
+// topic and partition-state znodes, then makes this broker the leader of the partitions.
+
+const maxTopicNameLength = 249
+
+// internalTopics are Kafka's internal topics, flagged in Metadata.
+func isInternalTopic(name string) bool {
+	return name == "__consumer_offsets" || name == "__transaction_state"
+}
+
+// validateTopicName applies Kafka's rules: 1-249 characters of [a-zA-Z0-9._-], not "." or "..".
+func validateTopicName(name string) error {
+	switch {
+	case name == "":
+		return fmt.Errorf("%w: topic name is empty", kerr.InvalidTopicException)
+	case name == "." || name == "..":
+		return fmt.Errorf("%w: topic name cannot be %q", kerr.InvalidTopicException, name)
+	case len(name) > maxTopicNameLength:
+		return fmt.Errorf("%w: topic name is longer than %d characters", kerr.InvalidTopicException, maxTopicNameLength)
+	}
+	for _, r := range name {
+		if !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '.' || r == '_' || r == '-') {
+			return fmt.Errorf("%w: topic name %q contains a character other than ASCII alphanumerics, '.', '_' and '-'", kerr.InvalidTopicException, name)
+		}
+	}
+	return nil
+}
+
+// topicSpec is a topic to create.
+type topicSpec struct {
+	name              string
+	partitions        int32
+	replicationFactor int16
+	assignment        map[int32][]int32 // explicit replica assignment, or nil
+	configs           map[string]string
+}
+
+// liveBrokers lists the brokers that can hold replicas (this one in single-node mode).
+func (s *Server) liveBrokers() []int32 { return []int32{s.cfg.BrokerID} }
+
+// resolveSpec fills defaults and validates a topic spec, returning the assignment to write.
+func (s *Server) resolveSpec(spec *topicSpec) (map[int32][]int32, error) {
+	if err := validateTopicName(spec.name); err != nil {
+		return nil, err
+	}
+	if _, ok := s.cache.topic(spec.name); ok {
+		return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, spec.name)
+	}
+	if collides := s.collidingTopic(spec.name); collides != "" {
+		return nil, fmt.Errorf("%w: topic %q collides with existing topic %q ('.' and '_' are interchangeable in metric names)", kerr.InvalidTopicException, spec.name, collides)
+	}
+	live := s.liveBrokers()
+	if len(spec.assignment) > 0 {
+		if spec.partitions != -1 || spec.replicationFactor != -1 {
+			return nil, fmt.Errorf("%w: both partitions/replication factor and a replica assignment were given", kerr.InvalidRequest)
+		}
+		if err := validateAssignment(spec.assignment, 0, live); err != nil {
+			return nil, err
+		}
+		return spec.assignment, nil
+	}
+	if spec.partitions == -1 {
+		spec.partitions = s.cfg.NumPartitions
+	}
+	if spec.replicationFactor == -1 {
+		spec.replicationFactor = s.cfg.DefaultReplicationFactor
+	}
+	if spec.partitions <= 0 {
+		return nil, fmt.Errorf("%w: number of partitions must be larger than 0", kerr.InvalidPartitions)
+	}
+	if spec.replicationFactor <= 0 {
+		return nil, fmt.Errorf("%w: replication factor must be larger than 0", kerr.InvalidReplicationFactor)
+	}
+	if int(spec.replicationFactor) > len(live) {
+		return nil, fmt.Errorf("%w: replication factor: %d larger than available brokers: %d", kerr.InvalidReplicationFactor, spec.replicationFactor, len(live))
+	}
+	return assignReplicas(0, spec.partitions, spec.replicationFactor, live), nil
+}
+
+// assignReplicas spreads replicas round-robin over the live brokers, starting partition
+// `from`, so that leaders (the first replica) are spread too.
+func assignReplicas(from, count int32, rf int16, live []int32) map[int32][]int32 {
+	out := make(map[int32][]int32, count)
+	for p := from; p < from+count; p++ {
+		replicas := make([]int32, 0, rf)
+		for r := int16(0); r < rf; r++ {
+			replicas = append(replicas, live[(int(p)+int(r))%len(live)])
+		}
+		out[p] = replicas
+	}
+	return out
+}
+
+// validateAssignment checks an explicit assignment: partitions numbered from `from`
+// contiguously, the same replication factor everywhere, no duplicate or unknown broker.
+func validateAssignment(a map[int32][]int32, from int32, live []int32) error {
+	isLive := make(map[int32]bool, len(live))
+	for _, b := range live {
+		isLive[b] = true
+	}
+	rf := -1
+	for i := from; i < from+int32(len(a)); i++ {
+		replicas, ok := a[i]
+		if !ok {
+			return fmt.Errorf("%w: partitions of the replica assignment must be numbered consecutively from %d", kerr.InvalidReplicaAssignment, from)
+		}
+		if len(replicas) == 0 {
+			return fmt.Errorf("%w: partition %d has no replicas", kerr.InvalidReplicaAssignment, i)
+		}
+		if rf == -1 {
+			rf = len(replicas)
+		} else if rf != len(replicas) {
+			return fmt.Errorf("%w: all partitions must have the same number of replicas", kerr.InvalidReplicaAssignment)
+		}
+		seen := make(map[int32]bool, len(replicas))
+		for _, b := range replicas {
+			if seen[b] {
+				return fmt.Errorf("%w: duplicate broker %d in the replicas of partition %d", kerr.InvalidReplicaAssignment, b, i)
+			}
+			seen[b] = true
+			if !isLive[b] {
+				return fmt.Errorf("%w: broker %d in the replicas of partition %d is not a live broker", kerr.InvalidReplicaAssignment, b, i)
+			}
+		}
+	}
+	return nil
+}
+
+// collidingTopic returns an existing topic whose name equals name with '.' and '_' swapped.
+func (s *Server) collidingTopic(name string) string {
+	norm := strings.ReplaceAll(name, ".", "_")
+	if norm == name && !strings.Contains(name, "_") {
+		return ""
+	}
+	for _, n := range s.cache.names() {
+		if n != name && strings.ReplaceAll(n, ".", "_") == norm {
+			return n
+		}
+	}
+	return ""
+}
+
+// createTopic validates and (unless validateOnly) creates a topic and hosts its partitions.
+func (s *Server) createTopic(ctx context.Context, spec topicSpec, validateOnly bool) (*topicMeta, error) {
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	assignment, err := s.resolveSpec(&spec)
+	if err != nil {
+		return nil, err
+	}
+	tc, err := s.cfg.ResolveTopic(spec.configs)
+	if err != nil {
+		return nil, err
+	}
+	if validateOnly {
+		return &topicMeta{name: spec.name, partitions: make([]partitionMeta, len(assignment)), overrides: spec.configs, config: tc}, nil
+	}
+	var id [16]byte
+	if _, err := rand.Read(id[:]); err != nil {
+		return nil, err
+	}
+	id[6] = id[6]&0x0f | 0x40 // version 4 UUID, as Kafka's Uuid.randomUuid
+	id[8] = id[8]&0x3f | 0x80
+	if spec.configs == nil {
+		spec.configs = map[string]string{}
+	}
+	err = s.meta.CreateTopic(ctx, zkmeta.TopicAssignment{Name: spec.name, ID: id, Partitions: assignment}, spec.configs)
+	if errors.Is(err, zkmeta.ErrTopicExists) {
+		return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, spec.name)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("writing topic %q: %w", spec.name, err)
+	}
+	t := &topicMeta{name: spec.name, id: id, internal: isInternalTopic(spec.name), overrides: spec.configs, config: tc}
+	if err := s.startPartitions(ctx, t, assignment, 0, true); err != nil {
+		return nil, err
+	}
+	s.cache.put(t)
+	s.logger.Info().Str("topic", spec.name).Int("partitions", len(assignment)).Str("topic_id", encodeTopicID(id)).Msg("topic created")
+	return t, nil
+}
+
+// startPartitions elects the first replica leader of partitions from..len(assignment) of t,
+// writing their state znodes when create is set, and hosts those this broker leads.
+func (s *Server) startPartitions(ctx context.Context, t *topicMeta, assignment map[int32][]int32, from int32, create bool) error {
+	parts := make([]partitionMeta, len(t.partitions), len(assignment))
+	copy(parts, t.partitions)
+	for p := from; p < int32(len(assignment)); p++ {
+		replicas := assignment[p]
+		pm := partitionMeta{leader: -1, leaderEpoch: 0, replicas: replicas}
+		if create {
+			st := zkmeta.PartitionState{Leader: replicas[0], LeaderEpoch: 0, ISR: []int32{replicas[0]}, ControllerEpoch: 1}
+			if err := s.meta.CreatePartitionState(ctx, t.name, p, st); err != nil {
+				return fmt.Errorf("writing state of %s-%d: %w", t.name, p, err)
+			}
+			pm.leader, pm.leaderEpoch, pm.isr = st.Leader, st.LeaderEpoch, st.ISR
+		} else {
+			st, _, err := s.meta.PartitionState(ctx, t.name, p)
+			if err != nil {
+				return fmt.Errorf("reading state of %s-%d: %w", t.name, p, err)
+			}
+			pm.leader, pm.leaderEpoch, pm.isr = st.Leader, st.LeaderEpoch, st.ISR
+		}
+		if pm.leader == s.cfg.BrokerID {
+			if _, err := s.rm.makeLeader(log.TopicPartition{Topic: t.name, Partition: p}, t.id, t.config, pm.leaderEpoch); err != nil {
+				return err
+			}
+		}
+		parts = append(parts, pm)
+	}
+	t.partitions = parts
+	return nil
+}
+
+// loadTopics rebuilds the metadata cache and the hosted partitions from the store at start.
+func (s *Server) loadTopics(ctx context.Context) error {
+	if err := s.rm.scanDirs(); err != nil {
+		return err
+	}
+	pending, err := s.meta.TopicsMarkedForDeletion(ctx)
+	if err != nil {
+		return fmt.Errorf("listing topics marked for deletion: %w", err)
+	}
+	for _, name := range pending {
+		s.logger.Info().Str("topic", name).Msg("finishing topic deletion")
+		if err := s.meta.DeleteTopic(ctx, name); err != nil {
+			return fmt.Errorf("deleting topic %q: %w", name, err)
+		}
+	}
+	names, err := s.meta.Topics(ctx)
+	if err != nil {
+		return fmt.Errorf("listing topics: %w", err)
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		ta, _, err := s.meta.Topic(ctx, name)
+		if err != nil {
+			return fmt.Errorf("reading topic %q: %w", name, err)
+		}
+		overrides, err := s.meta.TopicConfig(ctx, name)
+		if err != nil && !errors.Is(err, zkmeta.ErrNoNode) {
+			return fmt.Errorf("reading config of topic %q: %w", name, err)
+		}
+		tc, err := s.cfg.ResolveTopic(overrides)
+		if err != nil {
+			s.logger.Warn().Err(err).Str("topic", name).Msg("stored topic config is invalid; using broker defaults")
+			tc, _ = s.cfg.ResolveTopic(nil)
+		}
+		t := &topicMeta{name: name, id: ta.ID, internal: isInternalTopic(name), overrides: overrides, config: tc}
+		if err := s.startPartitions(ctx, t, ta.Partitions, 0, false); err != nil {
+			return err
+		}
+		s.cache.put(t)
+	}
+	s.rm.removeStrays()
+	return nil
+}
+
+// deleteTopic removes a topic: marks it, stops its partitions, deletes their data and znodes.
+func (s *Server) deleteTopic(ctx context.Context, name string) error {
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	if !s.cfg.DeleteTopicEnable {
+		return fmt.Errorf("%w: delete.topic.enable is false", kerr.TopicDeletionDisabled)
+	}
+	t, ok := s.cache.topic(name)
+	if !ok {
+		return fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, name)
+	}
+	if err := s.meta.MarkTopicForDeletion(ctx, name); err != nil && !errors.Is(err, zkmeta.ErrNodeExists) {
+		return fmt.Errorf("marking topic %q for deletion: %w", name, err)
+	}
+	s.cache.remove(name)
+	var errs []error
+	for p := range t.partitions {
+		errs = append(errs, s.rm.removePartition(log.TopicPartition{Topic: name, Partition: int32(p)}))
+	}
+	if err := errors.Join(errs...); err != nil {
+		s.logger.Error().Err(err).Str("topic", name).Msg("deleting partition data")
+	}
+	if err := s.meta.DeleteTopic(ctx, name); err != nil {
+		return fmt.Errorf("deleting topic %q from metadata: %w", name, err)
+	}
+	s.logger.Info().Str("topic", name).Msg("topic deleted")
+	return nil
+}
+
+// createPartitions grows a topic to count partitions.
+func (s *Server) createPartitions(ctx context.Context, name string, count int32, assignment [][]int32, validateOnly bool) error {
+	s.adminMu.Lock()
+	defer s.adminMu.Unlock()
+	t, ok := s.cache.topic(name)
+	if !ok {
+		return fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, name)
+	}
+	cur := int32(len(t.partitions))
+	if count < cur {
+		return fmt.Errorf("%w: topic %q has %d partitions, which is higher than the requested %d", kerr.InvalidPartitions, name, cur, count)
+	}
+	if count == cur {
+		return fmt.Errorf("%w: topic %q already has %d partitions", kerr.InvalidPartitions, name, cur)
+	}
+	ta, version, err := s.meta.Topic(ctx, name)
+	if err != nil {
+		return fmt.Errorf("reading topic %q: %w", name, err)
+	}
+	rf := int16(len(ta.Partitions[0]))
+	var added map[int32][]int32
+	if assignment != nil {
+		if int32(len(assignment)) != count-cur {
+			return fmt.Errorf("%w: %d replica assignments given for %d new partitions", kerr.InvalidReplicaAssignment, len(assignment), count-cur)
+		}
+		added = make(map[int32][]int32, len(assignment))
+		for i, r := range assignment {
+			added[cur+int32(i)] = r
+		}
+		if err := validateAssignment(added, cur, s.liveBrokers()); err != nil {
+			return err
+		}
+	} else {
+		added = assignReplicas(cur, count-cur, rf, s.liveBrokers())
+	}
+	if validateOnly {
+		return nil
+	}
+	for p, r := range added {
+		ta.Partitions[p] = r
+	}
+	if err := s.meta.SetTopicAssignment(ctx, ta, version); err != nil {
+		return fmt.Errorf("writing topic %q: %w", name, err)
+	}
+	nt := *t
+	if err := s.startPartitions(ctx, &nt, ta.Partitions, cur, true); err != nil {
+		return err
+	}
+	s.cache.put(&nt)
+	s.logger.Info().Str("topic", name).Int32("partitions", count).Msg("partitions added")
+	return nil
+}

@@ -1,0 +1,77 @@
+// Command broker runs one Kafka-compatible broker.
+//
+//	broker [server.properties] [--override key=value]...
+//
+// With no arguments it starts a single-node broker (broker.id 0) on 127.0.0.1:9092 with its
+// data in ./data. Configuration uses Kafka's property names. A bad value exits with status 2;
+// SIGINT or SIGTERM shuts the broker down cleanly.
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/mattn/go-isatty"
+	"github.com/rs/zerolog"
+
+	"kbroker/broker"
+	"kbroker/broker/config"
+)
+
+func main() { os.Exit(run(os.Args[1:])) }
+
+func run(args []string) int {
+	logger := newLogger()
+	path, overrides, err := config.ParseArgs(args)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "broker: %v\nusage: broker [server.properties] [--override key=value]...\n", err)
+		return 2
+	}
+	cfg, warnings, err := config.Load(path, overrides)
+	if err != nil {
+		logger.Error().Err(err).Msg("invalid configuration")
+		fmt.Fprintf(os.Stderr, "broker: %v\n", err)
+		return 2
+	}
+	for _, w := range warnings {
+		logger.Warn().Msg(string(w))
+	}
+	if lvl, err := zerolog.ParseLevel(os.Getenv("BROKER_LOG_LEVEL")); err == nil && lvl != zerolog.NoLevel {
+		logger = logger.Level(lvl)
+	}
+
+	srv := broker.New(cfg, logger)
+	startCtx, cancelStart := context.WithTimeout(context.Background(), 5*time.Minute)
+	err = srv.Start(startCtx)
+	cancelStart()
+	if err != nil {
+		logger.Error().Err(err).Msg("broker failed to start")
+		fmt.Fprintf(os.Stderr, "broker: %v\n", err)
+		return 1
+	}
+
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Info().Str("signal", s.String()).Msg("signal received")
+	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancelStop()
+	if err := srv.Shutdown(stopCtx); err != nil {
+		logger.Error().Err(err).Msg("shutdown incomplete")
+		return 1
+	}
+	return 0
+}
+
+// newLogger writes JSON to stderr, or human-readable lines when stderr is a terminal.
+func newLogger() zerolog.Logger {
+	zerolog.TimeFieldFormat = time.RFC3339Nano
+	if isatty.IsTerminal(os.Stderr.Fd()) {
+		return zerolog.New(zerolog.ConsoleWriter{Out: os.Stderr, TimeFormat: "15:04:05.000"}).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+	}
+	return zerolog.New(os.Stderr).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+}
