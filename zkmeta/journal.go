@@ -30,6 +30,7 @@ const (
 	journalVersion = 1
 	frameHeader    = 8
 	maxFrame       = 256 << 20 // larger lengths can only be garbage
+	minPayload     = 1 + 8 + 8 + 4
 )
 
 type mutKind uint8
@@ -121,7 +122,9 @@ func scanJournal(b []byte) (recs []record, valid int64, err error) {
 	for len(b)-off >= frameHeader {
 		n := int(binary.BigEndian.Uint32(b[off:]))
 		sum := binary.BigEndian.Uint32(b[off+4:])
-		if n > maxFrame || n > len(b)-off-frameHeader {
+		// A payload shorter than its fixed fields (e.g. zeros from a
+		// preallocated or torn page, whose CRC happens to match) is torn too.
+		if n < minPayload || n > maxFrame || n > len(b)-off-frameHeader {
 			break
 		}
 		payload := b[off+frameHeader : off+frameHeader+n]
