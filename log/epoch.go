@@ -62,13 +62,13 @@ func (c *epochCache) truncateFromEnd(end int64) bool {
 }
 
 // truncateFromStart drops entries wholly below start; the last entry that
-// begins below start is kept with its start moved up to start.
+// begins at or below start is kept, with its start moved up to start.
 func (c *epochCache) truncateFromStart(start int64) bool {
-	k := 0 // entries with start < newStart
-	for k < len(c.entries) && c.entries[k].start < start {
+	k := 0 // entries with start <= newStart
+	for k < len(c.entries) && c.entries[k].start <= start {
 		k++
 	}
-	if k == 0 {
+	if k == 0 || (k == 1 && c.entries[0].start == start) {
 		return false
 	}
 	kept := c.entries[k-1]

@@ -107,3 +107,13 @@ func TestLeaderEpochCheckpointFile(t *testing.T) {
 		t.Fatalf("EpochForOffset(4) = %d %v", e, ok)
 	}
 }
+
+func TestEpochTruncateFromStartAtEntryStart(t *testing.T) {
+	c := &epochCache{entries: []epochEntry{{1, 0}, {2, 10}, {3, 20}}}
+	if !c.truncateFromStart(10) || !equalEpochs(c.entries, []epochEntry{{2, 10}, {3, 20}}) {
+		t.Fatalf("entries %v", c.entries)
+	}
+	if c.truncateFromStart(10) {
+		t.Fatal("second truncation to the same start reported a change")
+	}
+}

@@ -130,6 +130,8 @@ func compressFor(t testing.TB, codec int, b []byte) []byte {
 	return buf.Bytes()
 }
 
+var xerialMagic = []byte{0x82, 'S', 'N', 'A', 'P', 'P', 'Y', 0}
+
 // clock is an injectable time source.
 type clock struct{ now time.Time }
 

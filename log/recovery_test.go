@@ -277,3 +277,31 @@ func TestFaultFSHookFailsOperations(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// With a recovery point inside the active segment the scan starts at the
+// index entry below it; corruption right at that entry still leaves a log
+// end that matches the data kept.
+func TestRecoveryFromIndexEntry(t *testing.T) {
+	o := testOpts()
+	o.IndexIntervalBytes = 300
+	dir, _ := writeClean(t, o, 12)
+	path := filepath.Join(dir, "00000000000000000000.log")
+	l := openT(t, dir, o)
+	entries := append([]offsetEntry(nil), l.segs[0].idx.entries...)
+	must(t, l.Close())
+	if len(entries) < 2 {
+		t.Fatalf("want index entries, have %d", len(entries))
+	}
+	e := entries[len(entries)-1]
+	flipByte(t, path, int64(e.pos)+40)
+	o.RecoveryPoint = 36 // clean shutdown: recovery point = log end
+	l = openT(t, dir, o)
+	defer l.Close()
+	if got := fileSize(t, path); got != int64(e.pos) {
+		t.Fatalf("file cut at %d, want %d", got, e.pos)
+	}
+	hs := readAll(t, l)
+	if last := hs[len(hs)-1].lastOffset(); last+1 != l.LogEndOffset() {
+		t.Fatalf("log end %d but data ends at %d", l.LogEndOffset(), last+1)
+	}
+}

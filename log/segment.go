@@ -157,6 +157,11 @@ func (s *segment) recoverFrom(from, limit int64, interval int32, nowMs int64) (i
 	if sc.stop == stopIOError {
 		return 0, sc.err
 	}
+	if from > 0 && sc.pos == from && sc.pos < s.size {
+		// the batch at the index entry itself is bad: the end offset of the
+		// data before it is unknown, so scan the whole segment instead
+		return s.recoverFrom(0, limit, interval, nowMs)
+	}
 	cut := s.size - sc.pos
 	if cut > 0 {
 		if err := s.truncateToPos(sc.pos); err != nil {
