@@ -101,4 +101,3 @@ func (s *Server) listOffset(version int16, isolation int8, topic string, rp *kms
 	}
 	return nil
 }
-

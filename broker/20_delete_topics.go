@@ -9,7 +9,6 @@ package broker
 //     directories removed, and the znodes are gone.
 
 import (
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -54,4 +53,3 @@ func (s *Server) handleDeleteTopics(rc *requestContext, req *kmsg.DeleteTopicsRe
 	}
 	return resp, nil
 }
-
