@@ -229,3 +229,62 @@ func TestScanLogDir(t *testing.T) {
 		t.Fatal("-delete directory not removed")
 	}
 }
+
+// A failure part way through removing segments (TruncateTo newest first,
+// DeleteBefore oldest first) leaves a contiguous log that reopens cleanly.
+func TestSegmentRemovalInterrupted(t *testing.T) {
+	for _, op := range []string{"truncate", "delete"} {
+		for failAt := 1; failAt <= 6; failAt++ {
+			ffs := NewFaultFS(nil)
+			o := testOpts()
+			o.FS = ffs
+			o.SegmentBytes = 600
+			dir := filepath.Join(t.TempDir(), "t-0")
+			l := openT(t, dir, o)
+			for i := 0; i < 30; i++ {
+				appendT(t, l, mkBatch(t, spec{n: 2, valueSize: 50}), 0)
+			}
+			if len(l.Segments()) < 5 {
+				t.Fatal("want several segments")
+			}
+			n := 0
+			ffs.SetHook(func(o Op, path string) error {
+				if o == OpRename || o == OpRemove {
+					n++
+					if n == failAt {
+						return ErrInjected
+					}
+				}
+				return nil
+			})
+			var err error
+			if op == "truncate" {
+				err = l.TruncateTo(7)
+			} else {
+				err = l.DeleteBefore(50)
+			}
+			if !errors.Is(err, ErrInjected) {
+				t.Fatalf("%s fail at %d: err = %v", op, failAt, err)
+			}
+			ffs.SetHook(nil)
+			l2 := openT(t, dir, testOpts())
+			hs := readAll(t, l2)
+			if len(hs) == 0 {
+				t.Fatalf("%s fail at %d: empty log", op, failAt)
+			}
+			for i := 1; i < len(hs); i++ {
+				if hs[i].BaseOffset != hs[i-1].lastOffset()+1 {
+					t.Fatalf("%s fail at %d: gap between %d and %d", op, failAt, hs[i-1].lastOffset(), hs[i].BaseOffset)
+				}
+			}
+			if hs[len(hs)-1].lastOffset()+1 != l2.LogEndOffset() {
+				t.Fatalf("%s fail at %d: data ends before the log end", op, failAt)
+			}
+			if op == "delete" && l2.LogEndOffset() != 60 {
+				t.Fatalf("delete fail at %d: log end %d, want 60", failAt, l2.LogEndOffset())
+			}
+			must(t, l2.Close())
+			_ = l.Close()
+		}
+	}
+}
