@@ -99,7 +99,7 @@ func OpenEmbeddedWithOptions(dir string, logger zerolog.Logger, opts EmbeddedOpt
 	}
 	d.nextSess = opts.Now().UnixMilli() << 16
 	e := &Embedded{db: d}
-	e.def = d.newSession()
+	e.def, _ = d.newSession() // cannot fail: d is not closed
 	if err := d.dropStaleEphemerals(); err != nil {
 		_ = e.Close()
 		return nil, err
@@ -194,13 +194,16 @@ func (d *db) dropStaleEphemerals() error {
 	return d.finish(end, ds, err)
 }
 
-func (d *db) newSession() *Session {
+func (d *db) newSession() (*Session, error) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.closed {
+		return nil, ErrClosed
+	}
 	d.nextSess++
 	s := &Session{db: d, id: d.nextSess, watches: map[*watch]struct{}{}}
 	d.sessions[s.id] = s
-	return s
+	return s, nil
 }
 
 // txn is a transaction being applied under the store mutex.
@@ -388,13 +391,7 @@ func (e *Embedded) Compact() error {
 // NewSession opens another session on the same tree. It ends with its own
 // Close or with the Embedded store's Close.
 func (e *Embedded) NewSession() (*Session, error) {
-	e.db.mu.Lock()
-	closed := e.db.closed
-	e.db.mu.Unlock()
-	if closed {
-		return nil, ErrClosed
-	}
-	return e.db.newSession(), nil
+	return e.db.newSession()
 }
 
 // Close ends every session (deleting their ephemeral znodes and firing

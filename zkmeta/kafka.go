@@ -494,7 +494,7 @@ func (m *Metadata) SetConfig(ctx context.Context, entityType, name string, cfg m
 	if err := m.setConfigZNode(ctx, entityType, name, cfg); err != nil {
 		return err
 	}
-	_, err := m.createWithParents(ctx, ConfigChangesPath+"/"+configChangePrefix,
+	_, err := m.createWithParents(ctx, ConfigChangePath(configChangePrefix),
 		encodeConfigChange(entityType, name), ModePersistentSequential)
 	return err
 }
@@ -552,7 +552,7 @@ func (m *Metadata) ConfigChanges(ctx context.Context) ([]ConfigChange, error) {
 		if !strings.HasPrefix(n, configChangePrefix) || perr != nil {
 			continue
 		}
-		path := ConfigChangesPath + "/" + n
+		path := ConfigChangePath(n)
 		data, st, err := m.s.Get(ctx, path)
 		if errors.Is(err, ErrNoNode) {
 			continue

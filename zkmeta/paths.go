@@ -47,6 +47,10 @@ const (
 // configChangePrefix names the sequential change notifications.
 const configChangePrefix = "config_change_"
 
+// ConfigChangePath is /config/changes/<name>; with name = "config_change_"
+// it is the path to create sequentially.
+func ConfigChangePath(name string) string { return ConfigChangesPath + "/" + name }
+
 // persistentPaths are created at start with null data (Kafka's
 // PersistentZkPaths plus /cluster).
 func persistentPaths() []string {

@@ -96,22 +96,14 @@ func (s *Session) Multi(ctx context.Context, ops ...Op) error {
 	return s.write(ctx, func(x *txn) error {
 		for i, op := range ops {
 			var err error
-			switch o := op.(type) {
+			switch o := derefOp(op).(type) {
 			case CreateOp:
-				_, err = x.create(o.Path, o.Data, o.Mode, s.id)
-			case *CreateOp:
 				_, err = x.create(o.Path, o.Data, o.Mode, s.id)
 			case SetOp:
 				err = x.set(o.Path, o.Data, o.Version)
-			case *SetOp:
-				err = x.set(o.Path, o.Data, o.Version)
 			case DeleteOp:
 				err = x.del(o.Path, o.Version)
-			case *DeleteOp:
-				err = x.del(o.Path, o.Version)
 			case CheckOp:
-				err = x.check(o.Path, o.Version)
-			case *CheckOp:
 				err = x.check(o.Path, o.Version)
 			default:
 				err = fmt.Errorf("%w: unknown op %T", ErrBadArguments, op)
@@ -262,57 +254,30 @@ func (s *Session) end(state sessionState) error {
 	return d.finish(end, ds, err)
 }
 
-// Embedded is a Store for its own session: these methods delegate to it.
-
-// SessionID returns the id of the store's own session.
-func (e *Embedded) SessionID() int64 { return e.def.SessionID() }
-
-// Create creates a znode in the store's own session; see Store.
-func (e *Embedded) Create(ctx context.Context, path string, data []byte, mode CreateMode) (string, error) {
-	return e.def.Create(ctx, path, data, mode)
-}
-
-// Get returns a znode's data and Stat; see Store.
-func (e *Embedded) Get(ctx context.Context, path string) ([]byte, Stat, error) {
-	return e.def.Get(ctx, path)
-}
-
-// GetW is Get with a watch; see Store.
-func (e *Embedded) GetW(ctx context.Context, path string) ([]byte, Stat, <-chan Event, error) {
-	return e.def.GetW(ctx, path)
-}
-
-// Exists reports whether a znode exists; see Store.
-func (e *Embedded) Exists(ctx context.Context, path string) (bool, Stat, error) {
-	return e.def.Exists(ctx, path)
-}
-
-// ExistsW is Exists with a watch; see Store.
-func (e *Embedded) ExistsW(ctx context.Context, path string) (bool, Stat, <-chan Event, error) {
-	return e.def.ExistsW(ctx, path)
-}
-
-// Set replaces a znode's data; see Store.
-func (e *Embedded) Set(ctx context.Context, path string, data []byte, version int32) (Stat, error) {
-	return e.def.Set(ctx, path, data, version)
-}
-
-// Delete deletes a znode; see Store.
-func (e *Embedded) Delete(ctx context.Context, path string, version int32) error {
-	return e.def.Delete(ctx, path, version)
-}
-
-// Children returns the sorted child names; see Store.
-func (e *Embedded) Children(ctx context.Context, path string) ([]string, Stat, error) {
-	return e.def.Children(ctx, path)
-}
-
-// ChildrenW is Children with a watch; see Store.
-func (e *Embedded) ChildrenW(ctx context.Context, path string) ([]string, Stat, <-chan Event, error) {
-	return e.def.ChildrenW(ctx, path)
-}
-
-// Multi applies ops atomically in the store's own session; see Store.
-func (e *Embedded) Multi(ctx context.Context, ops ...Op) error {
-	return e.def.Multi(ctx, ops...)
+// derefOp turns the pointer forms of the ops into values; nil pointers
+// become nil, which Multi rejects.
+func derefOp(op Op) Op {
+	switch o := op.(type) {
+	case *CreateOp:
+		if o != nil {
+			return *o
+		}
+		return nil
+	case *SetOp:
+		if o != nil {
+			return *o
+		}
+		return nil
+	case *DeleteOp:
+		if o != nil {
+			return *o
+		}
+		return nil
+	case *CheckOp:
+		if o != nil {
+			return *o
+		}
+		return nil
+	}
+	return op
 }

@@ -144,6 +144,9 @@ type OpError struct {
 }
 
 func (e *OpError) Error() string {
+	if e.Op == nil || derefOp(e.Op) == nil {
+		return fmt.Sprintf("zkmeta: multi op %d (nil): %v", e.Index, e.Err)
+	}
 	return fmt.Sprintf("zkmeta: multi op %d (%T %s): %v", e.Index, e.Op, e.Op.opPath(), e.Err)
 }
 

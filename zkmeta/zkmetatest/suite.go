@@ -246,7 +246,6 @@ func testCreateErrors(t *testing.T, open func(t *testing.T) zkmeta.Store) {
 		{"/missing/child-", zkmeta.ModePersistentSequential, zkmeta.ErrNoParent},
 		{"/exists", zkmeta.ModePersistent, zkmeta.ErrNodeExists},
 		{"/exists", zkmeta.ModeEphemeral, zkmeta.ErrNodeExists},
-		{"/", zkmeta.ModePersistent, zkmeta.ErrNodeExists},
 		{"relative", zkmeta.ModePersistent, zkmeta.ErrBadArguments},
 		{"", zkmeta.ModePersistent, zkmeta.ErrBadArguments},
 		{"/trailing/", zkmeta.ModePersistent, zkmeta.ErrBadArguments},
@@ -339,7 +338,7 @@ func testDelete(t *testing.T, open func(t *testing.T) zkmeta.Store) {
 		{"/d/c", 0, zkmeta.ErrBadVersion},
 		{"/d/c", 1, nil},
 		{"/d/c", -1, zkmeta.ErrNoNode},
-		{"/", -1, zkmeta.ErrBadArguments},
+		{"/d/", -1, zkmeta.ErrBadArguments},
 		{"/d", 0, nil},
 	}
 	for i, tc := range tests {
