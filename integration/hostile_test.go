@@ -111,7 +111,7 @@ func TestHostileFrames(t *testing.T) {
 				code, _ := b.exitCode()
 				t.Fatalf("broker exited (status %d) after %s", code, tc.name)
 			}
-			resp := by.roundTrip(kmsg.NewPtrApiVersionsRequest(), 0).(*kmsg.ApiVersionsResponse)
+			resp := by.roundTrip(apiVersionsRequest(), 0).(*kmsg.ApiVersionsResponse)
 			if resp.ErrorCode != 0 {
 				t.Errorf("bystander ApiVersions v0 after %s: error %d", tc.name, resp.ErrorCode)
 			}

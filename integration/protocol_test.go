@@ -62,10 +62,7 @@ func TestApiVersions(t *testing.T) {
 	rc := dialRaw(t, b)
 	for v := int16(0); v <= 4; v++ {
 		t.Run(fmt.Sprintf("v%d", v), func(t *testing.T) {
-			req := kmsg.NewPtrApiVersionsRequest()
-			req.ClientSoftwareName = "kbroker-it"
-			req.ClientSoftwareVersion = "1.0.0"
-			resp := rc.roundTrip(req, v).(*kmsg.ApiVersionsResponse)
+			resp := rc.roundTrip(apiVersionsRequest(), v).(*kmsg.ApiVersionsResponse)
 			if resp.ErrorCode != 0 {
 				t.Fatalf("ApiVersions v%d: error %d", v, resp.ErrorCode)
 			}
@@ -74,10 +71,7 @@ func TestApiVersions(t *testing.T) {
 	}
 
 	t.Run("v9 answered with a v0 body and UNSUPPORTED_VERSION", func(t *testing.T) {
-		req := kmsg.NewPtrApiVersionsRequest()
-		req.ClientSoftwareName = "kbroker-it"
-		req.ClientSoftwareVersion = "1.0.0"
-		corr, err := rc.send(req, 9)
+		corr, err := rc.send(apiVersionsRequest(), 9)
 		if err != nil {
 			t.Fatalf("send ApiVersions v9: %v", err)
 		}
@@ -99,7 +93,7 @@ func TestApiVersions(t *testing.T) {
 		if r, ok := advertised(resp)[18]; !ok || r.max != 4 {
 			t.Errorf("ApiVersions v9: key 18 in the list = %+v (present %v), want max 4", r, ok)
 		}
-		again := rc.roundTrip(kmsg.NewPtrApiVersionsRequest(), 4).(*kmsg.ApiVersionsResponse)
+		again := rc.roundTrip(apiVersionsRequest(), 4).(*kmsg.ApiVersionsResponse)
 		if again.ErrorCode != 0 {
 			t.Errorf("ApiVersions v4 after v9: error %d", again.ErrorCode)
 		}
@@ -190,7 +184,7 @@ func TestProtocolDetails(t *testing.T) {
 		if _, err := rc.send(produceRequest("acks0", 0, 0, batch), 9); err != nil {
 			t.Fatalf("send Produce acks=0: %v", err)
 		}
-		req := kmsg.NewPtrApiVersionsRequest()
+		req := apiVersionsRequest()
 		corr, err := rc.send(req, 3)
 		if err != nil {
 			t.Fatalf("send ApiVersions: %v", err)
@@ -222,10 +216,10 @@ func TestProtocolDetails(t *testing.T) {
 			v   int16
 		}{
 			{fetchRequest("pipe", 0, 0, 400, 1), 12}, // parks: the partition is empty
-			{kmsg.NewPtrApiVersionsRequest(), 3},
+			{apiVersionsRequest(), 3},
 			{meta, 12},
 			{listOffsetsRequest("pipe", 0, -2), 7},
-			{kmsg.NewPtrApiVersionsRequest(), 0},
+			{apiVersionsRequest(), 0},
 			{fetchRequest("pipe", 0, 0, 0, 0), 4},
 		}
 		corrs := make([]int32, len(reqs))
@@ -342,6 +336,29 @@ func TestProtocolDetails(t *testing.T) {
 		}
 		if !seen {
 			t.Errorf("Metadata v12 (all topics): meta-a not listed")
+		}
+	})
+
+	t.Run("describe cluster", func(t *testing.T) {
+		rc := dialRaw(t, b)
+		meta := rc.roundTrip(kmsg.NewPtrMetadataRequest(), 12).(*kmsg.MetadataResponse)
+		for v := int16(0); v <= 1; v++ {
+			req := kmsg.NewPtrDescribeClusterRequest()
+			req.EndpointType = 1 // brokers
+			resp := rc.roundTrip(req, v).(*kmsg.DescribeClusterResponse)
+			if resp.ErrorCode != 0 {
+				t.Errorf("DescribeCluster v%d: error %d", v, resp.ErrorCode)
+				continue
+			}
+			if meta.ClusterID == nil || resp.ClusterID != *meta.ClusterID {
+				t.Errorf("DescribeCluster v%d: cluster id %q, Metadata says %v", v, resp.ClusterID, meta.ClusterID)
+			}
+			if resp.ControllerID != meta.ControllerID {
+				t.Errorf("DescribeCluster v%d: controller %d, Metadata says %d", v, resp.ControllerID, meta.ControllerID)
+			}
+			if len(resp.Brokers) != 1 || resp.Brokers[0].NodeID != 0 || fmt.Sprintf("%s:%d", resp.Brokers[0].Host, resp.Brokers[0].Port) != b.Addr() {
+				t.Errorf("DescribeCluster v%d: brokers %+v, want broker 0 at %s", v, resp.Brokers, b.Addr())
+			}
 		}
 	})
 

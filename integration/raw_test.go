@@ -272,3 +272,12 @@ func advertised(resp *kmsg.ApiVersionsResponse) map[int16]apiRange {
 	}
 	return m
 }
+
+// apiVersionsRequest is an ApiVersions request with a valid client software
+// name and version (required from v3 on).
+func apiVersionsRequest() *kmsg.ApiVersionsRequest {
+	req := kmsg.NewPtrApiVersionsRequest()
+	req.ClientSoftwareName = "kbroker-it"
+	req.ClientSoftwareVersion = "1.0.0"
+	return req
+}

@@ -15,11 +15,16 @@ import (
 )
 
 // listAllTopics returns the topics the broker lists in an all-topics
-// Metadata request.
-func listAllTopics(t testing.TB, adm *kadm.Client) kadm.TopicDetails {
+// Metadata request. It uses a fresh client each time: kgo answers kadm's
+// all-topics listing from a cache for a few seconds, and CreatePartitions
+// evicts the topic from that cache, so a long-lived client can list a topic
+// as missing right after adding partitions to it.
+func listAllTopics(t testing.TB, b *Broker) kadm.TopicDetails {
 	t.Helper()
 	ctx := testCtx(t, 15*time.Second)
-	tds, err := adm.ListTopics(ctx)
+	cl := newClient(t, b)
+	defer cl.Close()
+	tds, err := kadm.NewClient(cl).ListTopics(ctx)
 	if err != nil {
 		t.Fatalf("Metadata (all topics): %v", err)
 	}
@@ -43,7 +48,7 @@ func TestCreateTopics(t *testing.T) {
 		t.Errorf("CreateTopics orders: answered %d partitions, rf %d; want 3, 1", created.NumPartitions, created.ReplicationFactor)
 	}
 
-	tds := listAllTopics(t, adm)
+	tds := listAllTopics(t, b)
 	td, ok := tds["orders"]
 	if !ok {
 		t.Fatalf("Metadata: topic orders not listed; got %v", tds.Names())
@@ -147,7 +152,7 @@ func TestCreateTopics(t *testing.T) {
 		if e := resps["orders"].Err; !errors.Is(e, kerr.TopicAlreadyExists) {
 			t.Errorf("CreateTopics validate_only on existing topic: %v, want TOPIC_ALREADY_EXISTS", e)
 		}
-		if tds := listAllTopics(t, adm); tds.Has("validated") {
+		if tds := listAllTopics(t, b); tds.Has("validated") {
 			t.Errorf("validate_only created topic validated")
 		}
 		if _, err := os.Stat(filepath.Join(b.LogDir(), "validated-0")); err == nil {
@@ -156,7 +161,7 @@ func TestCreateTopics(t *testing.T) {
 	})
 
 	t.Run("failed creations left nothing behind", func(t *testing.T) {
-		tds := listAllTopics(t, adm)
+		tds := listAllTopics(t, b)
 		for _, name := range []string{"zero-parts", "rf3", "bad-config", "a/b", ".."} {
 			if tds.Has(name) {
 				t.Errorf("failed CreateTopics left topic %q listed", name)
@@ -198,7 +203,7 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 		t.Fatalf("DeleteTopics %s: %v", topic, err)
 	}
 	eventually(t, 10*time.Second, func() error {
-		if listAllTopics(t, adm).Has(topic) {
+		if listAllTopics(t, b).Has(topic) {
 			return errors.New("topic still listed in Metadata after DeleteTopics")
 		}
 		for p := 0; p < 2; p++ {
@@ -240,4 +245,80 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 		}
 		t.Errorf("consume recreated topic from start: got %v, want only new-0 at offset 0", got)
 	}
+}
+
+func TestCreatePartitions(t *testing.T) {
+	t.Parallel()
+	const topic = "grow"
+	b := startBroker(t)
+	adm := newAdmin(t, b)
+	createTopic(t, adm, topic, 2, nil)
+	prod := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	ctx := testCtx(t, 30*time.Second)
+	for p := int32(0); p < 2; p++ {
+		if err := prod.ProduceSync(ctx, &kgo.Record{Partition: p, Value: []byte("before")}).FirstErr(); err != nil {
+			t.Fatalf("produce to %s-%d: %v", topic, p, err)
+		}
+	}
+
+	resps, err := adm.UpdatePartitions(ctx, 4, topic)
+	if err != nil || resps.Error() != nil {
+		t.Fatalf("CreatePartitions %s to 4: %v %v", topic, err, resps.Error())
+	}
+	eventually(t, 10*time.Second, func() error {
+		td := listAllTopics(t, b)[topic]
+		if len(td.Partitions) != 4 {
+			return fmt.Errorf("Metadata %s: %d partitions after CreatePartitions to 4", topic, len(td.Partitions))
+		}
+		for _, pd := range td.Partitions {
+			if pd.Err != nil || pd.Leader != 0 {
+				return fmt.Errorf("Metadata %s-%d: leader %d error %v", topic, pd.Partition, pd.Leader, pd.Err)
+			}
+		}
+		return nil
+	})
+	ends := endOffsets(t, adm, topic)
+	want := map[int32]int64{0: 1, 1: 1, 2: 0, 3: 0}
+	for p, w := range want {
+		if ends[p] != w {
+			t.Errorf("%s-%d: end offset %d, want %d", topic, p, ends[p], w)
+		}
+	}
+	prod2 := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	res := prod2.ProduceSync(ctx, &kgo.Record{Partition: 3, Value: []byte("new partition")})
+	if err := res.FirstErr(); err != nil || res[0].Record.Offset != 0 {
+		t.Errorf("produce to new partition %s-3: %v, offset %d (want 0)", topic, err, res[0].Record.Offset)
+	}
+
+	errCases := []struct {
+		name  string
+		topic string
+		set   int
+		want  error
+	}{
+		{"fewer partitions", topic, 3, kerr.InvalidPartitions},
+		{"same count", topic, 4, kerr.InvalidPartitions},
+		{"unknown topic", "no-such-topic", 2, kerr.UnknownTopicOrPartition},
+	}
+	for _, tc := range errCases {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := adm.UpdatePartitions(testCtx(t, 15*time.Second), tc.set, tc.topic)
+			if err != nil {
+				t.Fatalf("CreatePartitions request: %v", err)
+			}
+			if got := rs[tc.topic].Err; !errors.Is(got, tc.want) {
+				t.Errorf("CreatePartitions %s to %d: %v, want %v", tc.topic, tc.set, got, tc.want)
+			}
+		})
+	}
+
+	t.Run("validate only", func(t *testing.T) {
+		rs, err := adm.ValidateCreatePartitions(testCtx(t, 15*time.Second), 2, topic)
+		if err != nil || rs[topic].Err != nil {
+			t.Fatalf("CreatePartitions validate_only +2: %v %v", err, rs[topic].Err)
+		}
+		if n := len(listAllTopics(t, b)[topic].Partitions); n != 4 {
+			t.Errorf("validate_only CreatePartitions changed %s to %d partitions", topic, n)
+		}
+	})
 }
