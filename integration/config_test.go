@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -9,6 +10,7 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func TestConfigBadValueExits2(t *testing.T) {
@@ -178,5 +180,57 @@ func TestForeignMetaPropertiesRefused(t *testing.T) {
 	}
 	if got, _ := os.ReadFile(filepath.Join(dir, "meta.properties")); string(got) != meta {
 		t.Errorf("meta.properties of broker 7 was rewritten:\n%s", got)
+	}
+}
+
+func TestConfigAutoCreateDisabled(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "auto.create.topics.enable=false", "num.partitions=2")
+	rc := dialRaw(t, b)
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr("not-auto")
+	req.Topics = append(req.Topics, rt)
+	req.AllowAutoTopicCreation = true
+	for i := 0; i < 3; i++ {
+		resp := rc.roundTrip(req, 12).(*kmsg.MetadataResponse)
+		if len(resp.Topics) != 1 || resp.Topics[0].ErrorCode != 3 {
+			t.Fatalf("Metadata allowAutoTopicCreation with auto.create.topics.enable=false: %+v, want UNKNOWN_TOPIC_OR_PARTITION", resp.Topics)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	if r := createTopic(t, newAdmin(t, b), "explicit", -1, nil); r.NumPartitions != 2 {
+		t.Errorf("CreateTopics with -1 partitions: %d, want num.partitions=2", r.NumPartitions)
+	}
+}
+
+func TestLogsAreJSONOnStderr(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "no.such.key.for.logs=1")
+	createTopic(t, newAdmin(t, b), "logged", 1, nil)
+	if code := b.Stop(); code != 0 {
+		t.Errorf("SIGTERM: exit status %d", code)
+	}
+	lines := 0
+	for _, line := range strings.Split(b.Stderr(), "\n") {
+		if strings.TrimSpace(line) == "" {
+			continue
+		}
+		lines++
+		var entry map[string]any
+		if err := json.Unmarshal([]byte(line), &entry); err != nil {
+			t.Errorf("stderr line is not JSON (%v): %s", err, line)
+			continue
+		}
+		level, _ := entry["level"].(string)
+		if _, ok := entry["message"].(string); !ok || level == "" {
+			t.Errorf("log line without level or message: %s", line)
+		}
+		if strings.Contains(line, "no.such.key.for.logs") && level != "warn" {
+			t.Errorf("unknown key logged at level %q, want warn: %s", level, line)
+		}
+	}
+	if lines == 0 {
+		t.Errorf("nothing logged on stderr")
 	}
 }

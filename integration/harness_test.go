@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"os/exec"
@@ -110,7 +111,8 @@ type Broker struct {
 	port int
 	dir  string
 	opts brokerOpts
-	out  *syncBuffer
+	out  *syncBuffer // stdout and stderr, over all runs
+	errs *syncBuffer // stderr only, over all runs
 
 	mu      sync.Mutex
 	cmd     *exec.Cmd
@@ -144,7 +146,7 @@ func newBroker(t testing.TB, opts brokerOpts) *Broker {
 	if opts.dir == "" {
 		opts.dir = t.TempDir()
 	}
-	b := &Broker{t: t, port: freePort(t), dir: opts.dir, opts: opts, out: &syncBuffer{}}
+	b := &Broker{t: t, port: freePort(t), dir: opts.dir, opts: opts, out: &syncBuffer{}, errs: &syncBuffer{}}
 	t.Cleanup(func() {
 		b.Kill()
 		if t.Failed() {
@@ -197,7 +199,7 @@ func (b *Broker) launch() error {
 	fmt.Fprintf(b.out, "----- start #%d: %s %v\n", b.starts, brokerBin, b.args())
 	cmd := exec.Command(brokerBin, b.args()...)
 	cmd.Stdout = b.out
-	cmd.Stderr = b.out
+	cmd.Stderr = io.MultiWriter(b.out, b.errs)
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("exec %s: %w", brokerBin, err)
 	}
@@ -298,6 +300,9 @@ func (b *Broker) LogDir() string { return b.dir }
 
 // Output is everything the broker printed so far, over all its runs.
 func (b *Broker) Output() string { return b.out.String() }
+
+// Stderr is what the broker wrote to stderr so far, over all its runs.
+func (b *Broker) Stderr() string { return b.errs.String() }
 
 // signal sends sig to the running process, if any.
 func (b *Broker) signal(sig syscall.Signal) bool {

@@ -216,6 +216,46 @@ func TestLargeRecords(t *testing.T) {
 		})
 	}
 
+	t.Run("batch of exactly message.max.bytes accepted, one byte more refused", func(t *testing.T) {
+		const limit = 1048588
+		createTopic(t, adm, "edge", 1, nil)
+		// batchOf builds a one-record batch whose encoding is size bytes;
+		// when a varint length step makes the value size skip the target,
+		// a key of a few bytes absorbs the difference.
+		batchOf := func(size int) []byte {
+			for keyLen := 0; keyLen < 4; keyLen++ {
+				key, value := make([]byte, keyLen), make([]byte, size-100)
+				for try := 0; try < 8; try++ {
+					enc := buildBatch(time.Now().UnixMilli(), []batchRecord{{key: key, value: value}}, noProducer)
+					d := size - len(enc)
+					if d == 0 {
+						return enc
+					}
+					value = make([]byte, len(value)+d)
+				}
+			}
+			t.Fatalf("cannot build a batch of exactly %d bytes", size)
+			return nil
+		}
+		rc := dialRaw(t, b)
+		cases := []struct {
+			size int
+			want int16
+		}{
+			{limit, 0},
+			{limit + 1, 10},
+		}
+		for _, tc := range cases {
+			p := producePartition(t, rc.roundTrip(produceRequest("edge", 0, -1, batchOf(tc.size)), 9))
+			if p.ErrorCode != tc.want {
+				t.Errorf("Produce a %d-byte batch (message.max.bytes %d): error %d, want %d", tc.size, limit, p.ErrorCode, tc.want)
+			}
+		}
+		if e := endOffsets(t, adm, "edge")[0]; e != 1 {
+			t.Errorf("edge: end offset %d, want 1", e)
+		}
+	})
+
 	if ends := endOffsets(t, adm, topic); ends[0] != 1 {
 		t.Errorf("%s: end offset %d after one accepted and one refused record, want 1", topic, ends[0])
 	}

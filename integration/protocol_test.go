@@ -178,6 +178,42 @@ func TestProtocolDetails(t *testing.T) {
 		}
 	})
 
+	t.Run("per-partition error answers keep the connection", func(t *testing.T) {
+		rc := dialRaw(t, b)
+		good := func() []byte {
+			return buildBatch(time.Now().UnixMilli(), []batchRecord{{value: []byte("e")}}, noProducer)
+		}
+		corrupt := good()
+		corrupt[len(corrupt)-1] ^= 0xff // the CRC no longer matches
+		produceCases := []struct {
+			name      string
+			topic     string
+			partition int32
+			batch     []byte
+			want      int16
+		}{
+			{"unknown partition", "versions", 5, good(), 3},
+			{"unknown topic", "never-created", 0, good(), 3},
+			{"corrupt CRC", "versions", 0, corrupt, 2},
+		}
+		for _, pc := range produceCases {
+			p := producePartition(t, rc.roundTrip(produceRequest(pc.topic, pc.partition, -1, pc.batch), 9))
+			if p.ErrorCode != pc.want {
+				t.Errorf("Produce %s (%s-%d): error %d, want %d", pc.name, pc.topic, pc.partition, p.ErrorCode, pc.want)
+			}
+		}
+		p, err := fetchPartition(rc.roundTrip(fetchRequest("versions", 0, 1000, 0, 0), 12).(*kmsg.FetchResponse))
+		if err != nil || p.ErrorCode != 1 {
+			t.Errorf("Fetch at offset 1000 beyond the end: %v error %d, want 1 OFFSET_OUT_OF_RANGE", err, p.ErrorCode)
+		}
+		if e := endOffsets(t, adm, "versions")[0]; e != 9 {
+			t.Errorf("versions: end offset %d after refused produces, want 9", e)
+		}
+		if tp := listAllTopics(t, b); tp.Has("never-created") {
+			t.Errorf("Produce to an unknown topic created it")
+		}
+	})
+
 	t.Run("acks=0 produce gets no response", func(t *testing.T) {
 		rc := dialRaw(t, b)
 		batch := buildBatch(time.Now().UnixMilli(), []batchRecord{{value: []byte("fire and forget")}}, noProducer)
