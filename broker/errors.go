@@ -19,6 +19,8 @@ func errorCode(err error) int16 {
 		return ke.Code
 	}
 	switch {
+	case errors.Is(err, kerr.InvalidConfig): // config.Error matches it without wrapping a *kerr.Error
+		return kerr.InvalidConfig.Code
 	case errors.Is(err, log.ErrOutOfOrderSequence):
 		return kerr.OutOfOrderSequenceNumber.Code
 	case errors.Is(err, log.ErrInvalidProducerEpoch):
