@@ -51,7 +51,9 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
 		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
+		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
+		{key: 44, min: 0, max: 1, handle: handler(s.handleIncrementalAlterConfigs)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 	}
 	table := make(map[int16]api, len(rows))

@@ -1,0 +1,46 @@
+package broker
+
+// AlterConfigs (key 33), versions 0-2: the legacy, replace-everything form. kafka-configs.sh
+// (3.x) uses it for brokers.
+//
+//   - Topic resources: the given entries become the topic's whole set of overrides (entries with
+//     a null value are dropped), validated first (INVALID_CONFIG naming the key).
+//   - Broker resources: dynamic broker configuration is not supported; the answer is
+//     INVALID_REQUEST with a message saying so, and nothing changes.
+//   - validate_only checks and changes nothing.
+
+import (
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleAlterConfigs(rc *requestContext, req *kmsg.AlterConfigsRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.AlterConfigsResponse)
+	for _, rr := range req.Resources {
+		sr := kmsg.NewAlterConfigsResponseResource()
+		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		var err error
+		switch rr.ResourceType {
+		case kmsg.ConfigResourceTypeTopic:
+			next := make(map[string]string, len(rr.Configs))
+			for _, c := range rr.Configs {
+				if c.Value != nil {
+					next[c.Name] = *c.Value
+				}
+			}
+			err = s.alterTopicConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
+		case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger:
+			err = fmt.Errorf("%w: dynamic broker configuration is not supported; set it in server.properties", kerr.InvalidRequest)
+		default:
+			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)
+		}
+		if err != nil {
+			sr.ErrorCode, sr.ErrorMessage = errorCode(err), errorMessage(err)
+			rc.conn.logger.Info().Err(err).Str("resource", rr.ResourceName).Msg("alter configs refused")
+		}
+		resp.Resources = append(resp.Resources, sr)
+	}
+	return resp, nil
+}
