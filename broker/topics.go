@@ -197,25 +197,32 @@ func (s *Server) createTopic(ctx context.Context, spec topicSpec, validateOnly b
 }
 
 // startPartitions elects the first replica leader of partitions from..len(assignment) of t,
-// writing their state znodes when create is set, and hosts those this broker leads.
+// writing their state znodes (in batches) when create is set, and hosts those this broker leads.
 func (s *Server) startPartitions(ctx context.Context, t *topicMeta, assignment map[int32][]int32, from int32, create bool) error {
+	var states map[int32]zkmeta.PartitionState
+	if create {
+		states = make(map[int32]zkmeta.PartitionState, int32(len(assignment))-from)
+		for p := from; p < int32(len(assignment)); p++ {
+			leader := assignment[p][0]
+			states[p] = zkmeta.PartitionState{Leader: leader, LeaderEpoch: 0, ISR: []int32{leader}, ControllerEpoch: 1}
+		}
+		if err := s.meta.CreatePartitionStates(ctx, t.name, states); err != nil {
+			return fmt.Errorf("writing partition states of %s: %w", t.name, err)
+		}
+	} else {
+		var err error
+		if states, _, err = s.meta.PartitionStates(ctx, t.name); err != nil {
+			return fmt.Errorf("reading partition states of %s: %w", t.name, err)
+		}
+	}
 	parts := make([]partitionMeta, len(t.partitions), len(assignment))
 	copy(parts, t.partitions)
 	for p := from; p < int32(len(assignment)); p++ {
-		replicas := assignment[p]
-		pm := partitionMeta{leader: -1, leaderEpoch: 0, replicas: replicas}
-		if create {
-			st := zkmeta.PartitionState{Leader: replicas[0], LeaderEpoch: 0, ISR: []int32{replicas[0]}, ControllerEpoch: 1}
-			if err := s.meta.CreatePartitionState(ctx, t.name, p, st); err != nil {
-				return fmt.Errorf("writing state of %s-%d: %w", t.name, p, err)
-			}
+		pm := partitionMeta{leader: -1, replicas: assignment[p]}
+		if st, ok := states[p]; ok {
 			pm.leader, pm.leaderEpoch, pm.isr = st.Leader, st.LeaderEpoch, st.ISR
 		} else {
-			st, _, err := s.meta.PartitionState(ctx, t.name, p)
-			if err != nil {
-				return fmt.Errorf("reading state of %s-%d: %w", t.name, p, err)
-			}
-			pm.leader, pm.leaderEpoch, pm.isr = st.Leader, st.LeaderEpoch, st.ISR
+			s.logger.Warn().Str("topic", t.name).Int32("partition", p).Msg("partition has no state znode; it stays offline")
 		}
 		if pm.leader == s.cfg.BrokerID {
 			if _, err := s.rm.makeLeader(log.TopicPartition{Topic: t.name, Partition: p}, t.id, t.config, pm.leaderEpoch); err != nil {
