@@ -15,6 +15,7 @@ test: deps vet unit fuzz integration
 deps:
 	mkdir -p $(CACHE)
 	$(GO) mod download
+	./scripts/install-zookeeper.sh $(CACHE)/zookeeper
 
 vet:
 	$(GO) vet ./...
