@@ -8,7 +8,7 @@ CACHE     ?= $(CURDIR)/.cache
 FUZZTIME  ?= 10s
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v '/integration')
 
-.PHONY: test deps vet build unit fuzz integration
+.PHONY: test deps vet build unit fuzz integration compat compat-doc
 
 test: deps vet unit fuzz integration
 
@@ -16,6 +16,7 @@ deps:
 	mkdir -p $(CACHE)
 	$(GO) mod download
 	./scripts/install-zookeeper.sh $(CACHE)/zookeeper
+	./scripts/deps.sh
 
 vet:
 	$(GO) vet ./...
@@ -38,3 +39,14 @@ fuzz:
 
 integration: build
 	$(GO) test -count=1 -timeout 20m ./integration/...
+
+# The stock tools and clients suite alone (integration/compat_*_test.go).
+compat: build
+	$(GO) test -count=1 -timeout 20m -run 'TestCompat' ./integration/...
+
+# Runs the compatibility suite, recording each flow's outcome, and regenerates
+# docs/compatibility.md from that run (with the broker's ApiVersions answer).
+compat-doc: build
+	rm -f $(CACHE)/compat-results.jsonl
+	-KBROKER_COMPAT_RESULTS=$(CACHE)/compat-results.jsonl $(GO) test -count=1 -timeout 20m -run 'TestCompat' ./integration/...
+	$(GO) run ./scripts/compatdoc -results $(CACHE)/compat-results.jsonl -out docs/compatibility.md
