@@ -201,8 +201,10 @@ func (d *db) newSession() (*Session, error) {
 		return nil, ErrClosed
 	}
 	d.nextSess++
-	s := &Session{db: d, id: d.nextSess, watches: map[*watch]struct{}{}}
-	d.sessions[s.id] = s
+	s := &Session{db: d, watches: map[*watch]struct{}{}, events: newSessionEvents()}
+	s.id.Store(d.nextSess)
+	d.sessions[d.nextSess] = s
+	s.events.push(SessionEvent{State: SessionConnected, SessionID: d.nextSess})
 	return s, nil
 }
 
@@ -411,7 +413,7 @@ func (e *Embedded) Close() error {
 	d.mu.Unlock()
 	var errs []error
 	for _, s := range sessions {
-		if err := s.end(sessionClosed); err != nil {
+		if err := s.Close(); err != nil {
 			errs = append(errs, err)
 		}
 	}

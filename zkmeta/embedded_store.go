@@ -7,6 +7,12 @@ import "context"
 // SessionID returns the id of the store's own session.
 func (e *Embedded) SessionID() int64 { return e.def.SessionID() }
 
+// SessionEvents returns the session events of the store's own session; see Store.
+func (e *Embedded) SessionEvents() <-chan SessionEvent { return e.def.SessionEvents() }
+
+// Expire expires the store's own session and starts a new one; see Session.Expire.
+func (e *Embedded) Expire() error { return e.def.Expire() }
+
 // Create creates a znode in the store's own session; see Store.
 func (e *Embedded) Create(ctx context.Context, path string, data []byte, mode CreateMode) (string, error) {
 	return e.def.Create(ctx, path, data, mode)

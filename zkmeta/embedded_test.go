@@ -390,6 +390,10 @@ func TestEmbeddedSessions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	oldID := s.SessionID()
+	if ev := <-s.SessionEvents(); ev != (SessionEvent{State: SessionConnected, SessionID: oldID}) {
+		t.Fatalf("first session event %+v", ev)
+	}
 	if err := s.Expire(); err != nil {
 		t.Fatal(err)
 	}
@@ -399,8 +403,36 @@ func TestEmbeddedSessions(t *testing.T) {
 	if ev := <-other; ev.Type != EventNodeDeleted {
 		t.Fatalf("other session's watch got %+v", ev)
 	}
-	if _, _, err := s.Get(ctx, "/"); !errors.Is(err, ErrSessionExpired) {
-		t.Fatalf("expired session: %v", err)
+	// The session goes on under a new id, like a ZooKeeper client after expiry.
+	newID := s.SessionID()
+	if newID == oldID || newID == 0 {
+		t.Fatalf("session id %d after expiry of %d", newID, oldID)
+	}
+	for _, want := range []SessionEvent{{SessionExpired, oldID}, {SessionConnected, newID}} {
+		if ev := <-s.SessionEvents(); ev != want {
+			t.Fatalf("session event %+v, want %+v", ev, want)
+		}
+	}
+	if _, err := s.Create(ctx, "/eph", nil, ModeEphemeral); err != nil {
+		t.Fatalf("create after expiry: %v", err)
+	}
+	if _, st, err := e.Get(ctx, "/eph"); err != nil || st.EphemeralOwner != newID {
+		t.Fatalf("ephemeral after expiry: owner %d, %v", st.EphemeralOwner, err)
+	}
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := <-s.SessionEvents(); ok {
+		t.Fatal("session events not closed by Close")
+	}
+	if err := s.Expire(); err != nil {
+		t.Fatalf("expire after close: %v", err)
+	}
+	if _, _, err := s.Get(ctx, "/"); !errors.Is(err, ErrClosed) {
+		t.Fatalf("closed session: %v", err)
+	}
+	if ok, _, _ := e.Exists(ctx, "/eph"); ok {
+		t.Fatal("ephemeral of the new session survived Close")
 	}
 	// Closing the store ends the remaining sessions.
 	s2, _ := e.NewSession()

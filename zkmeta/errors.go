@@ -20,6 +20,12 @@ var (
 	ErrBadArguments = errors.New("zkmeta: invalid arguments")
 	// ErrClosed: the session was closed.
 	ErrClosed = errors.New("zkmeta: session closed")
-	// ErrSessionExpired: the session expired; its ephemeral znodes are gone.
+	// ErrSessionExpired: the session expired while the call was under way;
+	// its ephemeral znodes are gone. Whether the call was applied is unknown.
 	ErrSessionExpired = errors.New("zkmeta: session expired")
+	// ErrConnectionLoss: the connection to ZooKeeper was lost while the call
+	// was under way or before it could be sent. Whether a write was applied
+	// is unknown; the session may still be alive. The embedded store never
+	// returns it.
+	ErrConnectionLoss = errors.New("zkmeta: connection to ZooKeeper lost")
 )

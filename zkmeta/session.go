@@ -3,23 +3,17 @@ package zkmeta
 import (
 	"context"
 	"fmt"
-)
-
-type sessionState int
-
-const (
-	sessionOpen sessionState = iota
-	sessionClosed
-	sessionExpired
+	"sync/atomic"
 )
 
 // Session is one session on an Embedded store; it implements Store. Its
 // methods are safe for concurrent use.
 type Session struct {
 	db      *db
-	id      int64
-	state   sessionState        // guarded by db.mu
+	id      atomic.Int64        // changes when Expire starts a new session; written under db.mu
+	closed  bool                // guarded by db.mu
 	watches map[*watch]struct{} // pending watches; guarded by db.mu
+	events  *sessionEvents
 }
 
 // lockUsable locks the store and reports why s cannot be used, if so. On
@@ -29,17 +23,11 @@ func (s *Session) lockUsable(ctx context.Context) error {
 		return err
 	}
 	s.db.mu.Lock()
-	var err error
-	switch {
-	case s.state == sessionExpired:
-		err = ErrSessionExpired
-	case s.state == sessionClosed || s.db.closed:
-		err = ErrClosed
-	}
-	if err != nil {
+	if s.closed || s.db.closed {
 		s.db.mu.Unlock()
+		return ErrClosed
 	}
-	return err
+	return nil
 }
 
 // write runs fn as one transaction and commits it.
@@ -60,14 +48,17 @@ func (s *Session) write(ctx context.Context, fn func(x *txn) error) error {
 }
 
 // SessionID returns the session id, the EphemeralOwner of its ephemeral znodes.
-func (s *Session) SessionID() int64 { return s.id }
+func (s *Session) SessionID() int64 { return s.id.Load() }
+
+// SessionEvents returns the channel of session state changes; see Store.
+func (s *Session) SessionEvents() <-chan SessionEvent { return s.events.ch }
 
 // Create creates a znode; see Store.
 func (s *Session) Create(ctx context.Context, path string, data []byte, mode CreateMode) (string, error) {
 	var created string
 	err := s.write(ctx, func(x *txn) error {
 		var err error
-		created, err = x.create(path, data, mode, s.id)
+		created, err = x.create(path, data, mode, s.id.Load())
 		return err
 	})
 	return created, err
@@ -98,7 +89,7 @@ func (s *Session) Multi(ctx context.Context, ops ...Op) error {
 			var err error
 			switch o := derefOp(op).(type) {
 			case CreateOp:
-				_, err = x.create(o.Path, o.Data, o.Mode, s.id)
+				_, err = x.create(o.Path, o.Data, o.Mode, s.id.Load())
 			case SetOp:
 				err = x.set(o.Path, o.Data, o.Version)
 			case DeleteOp:
@@ -220,38 +211,67 @@ func (s *Session) children(ctx context.Context, path string, watch bool) ([]stri
 	return names, st, ch, err
 }
 
-// Close ends the session: its ephemeral znodes are deleted and its pending
-// watches receive EventSessionExpired. Closing twice returns nil.
-func (s *Session) Close() error { return s.end(sessionClosed) }
-
-// Expire ends the session as if ZooKeeper had expired it: like Close, but
-// later calls return ErrSessionExpired. It lets tests exercise the
-// re-registration paths.
-func (s *Session) Expire() error { return s.end(sessionExpired) }
-
-func (s *Session) end(state sessionState) error {
+// Close ends the session: its ephemeral znodes are deleted, its pending
+// watches receive EventSessionExpired and its SessionEvents channel is
+// closed. Closing twice returns nil.
+func (s *Session) Close() error {
 	d := s.db
 	d.mu.Lock()
-	if s.state != sessionOpen {
+	if s.closed {
 		d.mu.Unlock()
 		return nil
 	}
-	s.state = state
-	delete(d.sessions, s.id)
-	expired := d.watches.expire(s)
-	x := d.begin()
-	for _, p := range d.tree.ownedBy(s.id) {
-		if err := x.del(p, -1); err != nil {
-			x.rollback()
-			d.mu.Unlock()
-			deliver(expired)
-			return err
-		}
-	}
-	end, ds, err := d.commitLocked(x)
+	s.closed = true
+	expired, end, ds, err := s.endLocked()
 	d.mu.Unlock()
 	deliver(expired)
+	s.events.close()
 	return d.finish(end, ds, err)
+}
+
+// Expire ends the session as if ZooKeeper had expired it, and goes on with
+// a new one, as the ZooKeeper store does: the ephemeral znodes of the old
+// session are deleted, its pending watches receive EventSessionExpired,
+// SessionEvents reports SessionExpired (old id) then SessionConnected (new
+// id). It lets tests exercise the re-registration paths. On a closed
+// session it does nothing.
+func (s *Session) Expire() error {
+	d := s.db
+	d.mu.Lock()
+	if s.closed || d.closed {
+		d.mu.Unlock()
+		return nil
+	}
+	old := s.id.Load()
+	expired, end, ds, err := s.endLocked()
+	d.nextSess++
+	s.id.Store(d.nextSess)
+	d.sessions[d.nextSess] = s
+	d.mu.Unlock()
+	deliver(expired)
+	s.events.push(SessionEvent{State: SessionExpired, SessionID: old})
+	err = d.finish(end, ds, err)
+	s.events.push(SessionEvent{State: SessionConnected, SessionID: s.id.Load()})
+	return err
+}
+
+// endLocked unregisters the current session id, takes its watches (to be
+// delivered EventSessionExpired) and deletes its ephemeral znodes in one
+// transaction, to be finished by the caller. The caller holds db.mu.
+func (s *Session) endLocked() (expired []delivery, end int64, ds []delivery, err error) {
+	d := s.db
+	id := s.id.Load()
+	delete(d.sessions, id)
+	expired = d.watches.expire(s)
+	x := d.begin()
+	for _, p := range d.tree.ownedBy(id) {
+		if err := x.del(p, -1); err != nil {
+			x.rollback()
+			return expired, 0, nil, err
+		}
+	}
+	end, ds, err = d.commitLocked(x)
+	return expired, end, ds, err
 }
 
 // derefOp turns the pointer forms of the ops into values; nil pointers

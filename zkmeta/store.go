@@ -154,6 +154,8 @@ func (e *OpError) Error() string {
 func (e *OpError) Unwrap() error { return e.Err }
 
 // Store is a ZooKeeper session: every method maps onto one ZooKeeper call.
+// When the session expires, the store goes on with a new session, as
+// reported on SessionEvents.
 // Implementations are safe for concurrent use. Watch channels are buffered,
 // receive exactly one Event and are then closed; they never block the store.
 type Store interface {
@@ -178,8 +180,17 @@ type Store interface {
 	ChildrenW(ctx context.Context, path string) ([]string, Stat, <-chan Event, error)
 	// Multi applies all ops atomically, in order, or none of them (error *OpError).
 	Multi(ctx context.Context, ops ...Op) error
-	// SessionID is the id of the session, the EphemeralOwner of its ephemeral znodes.
+	// SessionID is the id of the current session, the EphemeralOwner of its
+	// ephemeral znodes. It changes when a session expires and a new one
+	// takes its place.
 	SessionID() int64
+	// SessionEvents returns the channel of session state changes (the same
+	// channel on every call). It is buffered and never blocks the store;
+	// a reader that falls far behind loses the oldest events. It starts with
+	// SessionConnected and is closed by Close. On SessionExpired the
+	// ephemeral znodes and watches of the session are gone: create and set
+	// them again once SessionConnected follows.
+	SessionEvents() <-chan SessionEvent
 	// Close ends the session: its ephemeral znodes are deleted (other sessions'
 	// watches fire) and its pending watches receive EventSessionExpired.
 	Close() error
