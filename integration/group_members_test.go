@@ -123,7 +123,18 @@ func pollLoop(ctx context.Context, cl *kgo.Client, spec memberSpec, sink memberS
 		fs.EachError(func(t string, p int32, err error) {
 			fmt.Fprintf(logs, "member %s: fetch %s-%d: %v\n", spec.Name, t, p, err)
 		})
-		if rs := fs.Records(); len(rs) > 0 {
+		rs := fs.Records()
+		if len(rs) == 0 && len(fs.Errors()) > 0 {
+			// Errors only (for instance the group cannot be joined): back
+			// off instead of spinning.
+			cl.AllowRebalance()
+			select {
+			case <-ctx.Done():
+			case <-time.After(200 * time.Millisecond):
+			}
+			continue
+		}
+		if len(rs) > 0 {
 			sink.consumed(rs)
 			cctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 			if err := cl.CommitUncommittedOffsets(cctx); err != nil {
