@@ -256,6 +256,9 @@ func TestGroupAdmin(t *testing.T) {
 		if got := rs[live].Err; !errors.Is(got, kerr.GroupIDNotFound) {
 			t.Errorf("DeleteGroups %s a second time: %v, want GROUP_ID_NOT_FOUND", live, got)
 		}
+		if _, err := adm.DeleteOffsets(ctx, live, kadm.TopicsSet{subTopic: {0: {}}}); !errors.Is(err, kerr.GroupIDNotFound) {
+			t.Errorf("DeleteOffsets on deleted group %s: %v, want GROUP_ID_NOT_FOUND", live, err)
+		}
 		// Kafka 3.9 (DescribeGroups up to v5) describes an unknown group as
 		// "Dead" without an error; GROUP_ID_NOT_FOUND only came with v6.
 		if d := describeGroup(t, adm, live); d.State != "Dead" || len(d.Members) != 0 {
