@@ -1,0 +1,509 @@
+package integration
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// minISR2 is the topic config min.insync.replicas=2.
+func minISR2() map[string]*string {
+	two := "2"
+	return map[string]*string{"min.insync.replicas": &two}
+}
+
+// kafkaCode names a Kafka error code.
+func kafkaCode(code int16) string {
+	if err := kerr.ErrorForCode(code); err != nil {
+		return err.Error()
+	}
+	return "NONE"
+}
+
+// waitFullISR waits until every partition of topic has a leader and all
+// three replicas in its ISR.
+func (c *testCluster) waitFullISR(t testing.TB, topic string, parts int32, timeout time.Duration) {
+	t.Helper()
+	for p := int32(0); p < parts; p++ {
+		c.waitISR(t, topic, p, timeout, "full ISR", func(pv partitionView) error {
+			if pv.leader < 0 || len(pv.isr) != 3 {
+				return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+			}
+			return nil
+		})
+	}
+}
+
+// verifyTopic waits until the consumer has read topic up to its high
+// watermarks, stops the producer first, and checks delivery.
+func verifyTopic(t testing.TB, c *testCluster, topic string, prod *clusterProducer, cons *clusterConsumer) deliveryReport {
+	t.Helper()
+	prod.stop(t, 2*time.Minute)
+	ends := endOffsets(t, newAdmin(t, c.broker(c.up()[0]), kgo.SeedBrokers(c.seeds()...)), topic)
+	cons.waitCaughtUp(t, ends, 2*time.Minute)
+	acked, _ := prod.snapshot()
+	consumed, _ := cons.read()
+	rep := checkDelivery(acked, consumed)
+	if rep.lost > 0 || len(rep.problems) > 0 {
+		t.Errorf("delivery: %v", rep)
+	}
+	return rep
+}
+
+// TestClusterFrozenFollower freezes a follower with SIGSTOP: the leader
+// drops it from the ISR after replica.lag.time.max.ms while acks=all with
+// min.insync.replicas=2 keeps being acknowledged; after SIGCONT it catches up
+// and rejoins. The ZooKeeper session outlives the freeze, so the follower
+// leaves the ISR by lag, not by losing its registration.
+func TestClusterFrozenFollower(t *testing.T) {
+	const (
+		topic = "frozen"
+		lag   = 3 * time.Second
+	)
+	c := startCluster(t, "replica.lag.time.max.ms="+strconv.Itoa(int(lag.Milliseconds())), "zookeeper.session.timeout.ms=30000")
+	c.createTopic(t, topic, 1, minISR2())
+	leader := c.leader(t, topic, 0)
+	ctrl := c.controller(t)
+	follower := int32(-1)
+	for _, id := range c.ids {
+		if id != leader && id != ctrl {
+			follower = id
+			break
+		}
+	}
+	prod := startClusterProducer(t, c, topic, 1, 20*time.Millisecond)
+	cons := startClusterConsumer(t, c, topic, 1)
+	prod.waitAcked(t, 0, time.Now(), 30*time.Second)
+
+	frozen := time.Now()
+	c.freeze(t, follower)
+	c.waitISR(t, topic, 0, 10*lag, fmt.Sprintf("frozen broker %d out of the ISR", follower), func(pv partitionView) error {
+		if slices.Contains(pv.isr, follower) || len(pv.isr) != 2 {
+			return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+		}
+		return nil
+	})
+	shrink := time.Since(frozen)
+	pv, err := c.partition(topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if pv.leader != leader {
+		t.Errorf("leader moved from %d to %d while a follower was frozen", leader, pv.leader)
+	}
+
+	// With two in-sync replicas, acks=all is acknowledged without waiting
+	// for the frozen one.
+	shrunk := time.Now()
+	first := prod.waitAcked(t, 0, shrunk, 10*time.Second)
+	time.Sleep(2 * time.Second)
+	n, _ := prod.ackedSince(0, shrunk)
+	if n < 10 {
+		t.Errorf("only %d acks=all records acknowledged in the 2s after the ISR shrank to %v", n, pv.isr)
+	}
+
+	thawed := time.Now()
+	c.thaw(t, follower)
+	c.waitISR(t, topic, 0, 30*time.Second, fmt.Sprintf("broker %d back in the ISR", follower), func(pv partitionView) error {
+		if !slices.Contains(pv.isr, follower) || len(pv.isr) != 3 {
+			return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+		}
+		return nil
+	})
+	rejoin := time.Since(thawed)
+	rep := verifyTopic(t, c, topic, prod, cons)
+	t.Logf("frozen follower %d (replica.lag.time.max.ms=%d): out of the ISR after %v; first acks=all ack after the shrink in %v, %d acks in the next 2s; back in the ISR %v after SIGCONT; %v",
+		follower, lag.Milliseconds(), shrink.Round(time.Millisecond), first.Round(time.Millisecond), n, rejoin.Round(time.Millisecond), rep)
+}
+
+// TestClusterNotEnoughReplicas kills two of three brokers: once the ISR is
+// down to the leader, acks=all produce answers NOT_ENOUGH_REPLICAS and
+// nothing is acknowledged (nor written); acks=1 still works. After the two
+// brokers come back, exactly the acknowledged records are there.
+func TestClusterNotEnoughReplicas(t *testing.T) {
+	const topic = "underreplicated"
+	c := startCluster(t)
+	c.createTopic(t, topic, 1, minISR2())
+	ctx := testCtx(t, 3*time.Minute)
+
+	var acked []ackedRecord
+	ackCl := c.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	for i := 0; i < 10; i++ {
+		v := fmt.Sprintf("before-%d", i)
+		r, err := ackCl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte(v)}).First()
+		if err != nil {
+			t.Fatalf("acks=all produce with three brokers up: %v", err)
+		}
+		acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: v})
+	}
+
+	leader := c.leader(t, topic, 0)
+	var others []int32
+	for _, id := range c.ids {
+		if id != leader {
+			others = append(others, id)
+			c.kill(id)
+		}
+	}
+	c.waitISR(t, topic, 0, clusterSessionTimeout+60*time.Second, fmt.Sprintf("ISR down to the leader %d after killing %v", leader, others), func(pv partitionView) error {
+		if pv.leader != leader || !slices.Equal(pv.isr, []int32{leader}) {
+			return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+		}
+		return nil
+	})
+
+	// Raw acks=all produces to the leader until one is refused before the
+	// append. Anything acknowledged is a failure; a NOT_ENOUGH_REPLICAS_AFTER_APPEND
+	// (a race with the ISR shrinking) may leave its record in the log.
+	refused := map[string]bool{}
+	mayStay := map[string]bool{}
+	var codes []string
+	clusterWait(t, 60*time.Second, "acks=all produce answered NOT_ENOUGH_REPLICAS", func() error {
+		v := fmt.Sprintf("probe-%d", len(codes))
+		resp, err := c.request(leader, produceRequest(topic, 0, -1, buildBatch(time.Now().UnixMilli(), []batchRecord{{value: []byte(v)}}, noProducer)), 15*time.Second)
+		if err != nil {
+			codes = append(codes, err.Error())
+			mayStay[v] = true
+			return err
+		}
+		sp := producePartition(t, resp)
+		codes = append(codes, kafkaCode(sp.ErrorCode))
+		switch sp.ErrorCode {
+		case 0:
+			t.Fatalf("acks=all produce of %q acknowledged at offset %d with the ISR down to the leader (min.insync.replicas=2)", v, sp.BaseOffset)
+		case kerr.NotEnoughReplicas.Code:
+			refused[v] = true
+			return nil
+		}
+		mayStay[v] = true
+		return fmt.Errorf("answer %s", kafkaCode(sp.ErrorCode))
+	})
+
+	// A client producer: every record fails, none is acknowledged.
+	nackCl := c.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.RecordDeliveryTimeout(5*time.Second))
+	var recs []*kgo.Record
+	for i := 0; i < 5; i++ {
+		recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(fmt.Sprintf("refused-%d", i))})
+	}
+	var nackErrs []string
+	for _, res := range nackCl.ProduceSync(ctx, recs...) {
+		if res.Err == nil {
+			t.Errorf("acks=all produce of %q acknowledged at offset %d with the ISR down to the leader", res.Record.Value, res.Record.Offset)
+			continue
+		}
+		refused[string(res.Record.Value)] = true
+		nackErrs = append(nackErrs, res.Err.Error())
+	}
+	notEnough := 0
+	for _, e := range nackErrs {
+		if strings.Contains(e, kerr.NotEnoughReplicas.Message) {
+			notEnough++
+		}
+	}
+	t.Logf("raw probes answered %v; client producer errors: %v", codes, nackErrs)
+
+	// acks=1 does not depend on the ISR size.
+	oneCl := c.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+	if r, err := oneCl.ProduceSync(ctx, &kgo.Record{Topic: topic, Value: []byte("acks-1")}).First(); err != nil {
+		t.Errorf("acks=1 produce with the ISR down to the leader: %v", err)
+	} else {
+		acked = append(acked, ackedRecord{partition: r.Partition, offset: r.Offset, value: "acks-1"})
+	}
+
+	for _, id := range others {
+		c.restart(t, id)
+	}
+	c.waitFullISR(t, topic, 1, 60*time.Second)
+	end := endOffsets(t, newAdmin(t, c.broker(leader)), topic)[0]
+	got := consumeN(t, c.broker(leader), topic, 1, int(end), 60*time.Second, time.Second)
+	consumed := map[int32][]consumedRecord{}
+	for _, r := range got {
+		consumed[r.Partition] = append(consumed[r.Partition], consumedRecord{offset: r.Offset, value: string(r.Value)})
+		if refused[string(r.Value)] {
+			t.Errorf("record %q was refused with NOT_ENOUGH_REPLICAS yet is in the log at offset %d", r.Value, r.Offset)
+		}
+	}
+	rep := checkDelivery(acked, consumed)
+	if rep.lost > 0 || len(rep.problems) > 0 {
+		t.Errorf("delivery: %v", rep)
+	}
+	if notEnough == 0 {
+		t.Logf("note: the client producer reported no NOT_ENOUGH_REPLICAS text (it may report its delivery timeout instead)")
+	}
+}
+
+// TestClusterZooKeeperRestart kills ZooKeeper for longer than a session
+// timeout while an acks=all producer and a consumer run, restarts it, and
+// checks that the brokers are registered again (ephemeral /brokers/ids/<id>
+// and /controller), that produce and consume continue, and that the
+// controller still elects a new leader when one is killed.
+func TestClusterZooKeeperRestart(t *testing.T) {
+	const (
+		topic = "zkrestart"
+		parts = int32(3)
+	)
+	c := startCluster(t)
+	c.createTopic(t, topic, parts, minISR2())
+	prod := startClusterProducer(t, c, topic, parts, 20*time.Millisecond)
+	cons := startClusterConsumer(t, c, topic, parts)
+	start := time.Now()
+	for p := int32(0); p < parts; p++ {
+		prod.waitAcked(t, p, start, 30*time.Second)
+	}
+
+	down := time.Now()
+	c.zk.Kill()
+	time.Sleep(clusterSessionTimeout + 2*time.Second)
+	during := 0
+	for p := int32(0); p < parts; p++ {
+		n, _ := prod.ackedSince(p, down)
+		during += n
+	}
+	c.zk.Restart(t)
+	back := time.Now()
+
+	want := []string{zkChroot + "/controller"}
+	for _, id := range c.ids {
+		want = append(want, fmt.Sprintf("%s/brokers/ids/%d", zkChroot, id))
+	}
+	reg := clusterWait(t, 60*time.Second, "brokers and controller registered again in ZooKeeper", func() error {
+		eph, err := c.zk.ephemerals()
+		if err != nil {
+			return err
+		}
+		for _, w := range want {
+			if !slices.Contains(eph, w) {
+				return fmt.Errorf("ephemeral %s missing; ZooKeeper holds %v", w, eph)
+			}
+		}
+		return nil
+	})
+	c.waitFormed(t, 60*time.Second)
+	var resumed []time.Duration
+	for p := int32(0); p < parts; p++ {
+		resumed = append(resumed, prod.waitAcked(t, p, back, 60*time.Second))
+	}
+
+	// The controller works on the restarted ZooKeeper.
+	old := c.leader(t, topic, 0)
+	killed := time.Now()
+	c.kill(old)
+	clusterWait(t, 60*time.Second, fmt.Sprintf("a new leader of %s-0 after killing broker %d", topic, old), func() error {
+		pv, err := c.partition(topic, 0)
+		if err != nil {
+			return err
+		}
+		if pv.leader < 0 || pv.leader == old {
+			return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+		}
+		return nil
+	})
+	elected := time.Since(killed)
+	if bound := clusterSessionTimeout + clusterElectionSlack; elected > bound {
+		t.Errorf("new leader after %v, more than %v, after the ZooKeeper restart", elected, bound)
+	}
+	prod.waitAcked(t, 0, killed, 60*time.Second)
+	c.restart(t, old)
+	c.waitFullISR(t, topic, parts, 90*time.Second)
+
+	rep := verifyTopic(t, c, topic, prod, cons)
+	t.Logf("ZooKeeper down %v: %d acks=all records acknowledged meanwhile; registrations back %v after the restart; produce resumed after %s; leader election after the restart %v; %v",
+		back.Sub(down).Round(time.Millisecond), during, reg.Round(time.Millisecond), durationStats(resumed), elected.Round(time.Millisecond), rep)
+}
+
+// findCoordinator asks broker id for the coordinator of group.
+func (c *testCluster) findCoordinator(id int32, group string) (int32, error) {
+	req := kmsg.NewPtrFindCoordinatorRequest()
+	req.CoordinatorKey = group
+	req.CoordinatorKeys = []string{group}
+	resp, err := c.request(id, req, 5*time.Second)
+	if err != nil {
+		return -1, err
+	}
+	fr := resp.(*kmsg.FindCoordinatorResponse)
+	node, code := fr.NodeID, fr.ErrorCode
+	if len(fr.Coordinators) > 0 {
+		node, code = fr.Coordinators[0].NodeID, fr.Coordinators[0].ErrorCode
+	}
+	if err := kerr.ErrorForCode(code); err != nil {
+		return -1, fmt.Errorf("FindCoordinator %s on broker %d: %w", group, id, err)
+	}
+	return node, nil
+}
+
+// committedOffsets fetches the committed offsets of group on topic.
+func committedOffsets(ctx context.Context, adm *kadm.Client, group, topic string) (map[int32]int64, error) {
+	resps, err := adm.FetchOffsets(ctx, group)
+	if err != nil {
+		return nil, err
+	}
+	out := map[int32]int64{}
+	var errs []error
+	for p, o := range resps[topic] {
+		if o.Err != nil {
+			errs = append(errs, fmt.Errorf("partition %d: %w", p, o.Err))
+			continue
+		}
+		out[p] = o.At
+	}
+	return out, errors.Join(errs...)
+}
+
+// groupRead consumes topic as a member of group until want records arrived,
+// then for settle more, commits, leaves the group and returns the values.
+func groupRead(t testing.TB, c *testCluster, group, topic string, want int, settle time.Duration) []string {
+	t.Helper()
+	cl, err := kgo.NewClient(
+		kgo.SeedBrokers(c.seeds()...),
+		kgo.ClientID("kbroker-it-group"),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.DisableAutoCommit(),
+		kgo.FetchMaxWait(500*time.Millisecond),
+	)
+	if err != nil {
+		t.Fatalf("group client: %v", err)
+	}
+	defer cl.Close()
+	ctx := testCtx(t, 90*time.Second)
+	var vals []string
+	deadline := time.Time{}
+	for {
+		if len(vals) >= want && deadline.IsZero() {
+			deadline = time.Now().Add(settle)
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := cl.PollFetches(pctx)
+		cancel()
+		if ctx.Err() != nil {
+			t.Fatalf("group %s read %d of %d records before the deadline", group, len(vals), want)
+		}
+		fs.EachError(func(tp string, p int32, err error) {
+			if !errors.Is(err, context.DeadlineExceeded) {
+				t.Logf("group %s fetch %s-%d: %v", group, tp, p, err)
+			}
+		})
+		fs.EachRecord(func(r *kgo.Record) { vals = append(vals, string(r.Value)) })
+	}
+	if err := cl.CommitUncommittedOffsets(ctx); err != nil {
+		t.Fatalf("group %s commit: %v", group, err)
+	}
+	return vals
+}
+
+// TestClusterGroupCoordinatorFailover commits a group's offsets, kills the
+// broker that coordinates the group, and checks that FindCoordinator moves
+// to another broker, that the committed offsets read back the same, and that
+// a new member resumes from them.
+func TestClusterGroupCoordinatorFailover(t *testing.T) {
+	const (
+		topic = "groupfail"
+		group = "cluster-group"
+		parts = int32(3)
+	)
+	c := startCluster(t)
+	c.createTopic(t, topic, parts, minISR2())
+	ctx := testCtx(t, 4*time.Minute)
+	pcl := c.client(t, kgo.RecordPartitioner(kgo.ManualPartitioner()), kgo.RequiredAcks(kgo.AllISRAcks()))
+	produce := func(tag string, perPartition int) {
+		var recs []*kgo.Record
+		for p := int32(0); p < parts; p++ {
+			for i := 0; i < perPartition; i++ {
+				recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("%s-%d-%d", tag, p, i))})
+			}
+		}
+		if err := pcl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", tag, err)
+		}
+	}
+	produce("first", 10)
+	if got := groupRead(t, c, group, topic, 30, time.Second); len(got) != 30 {
+		t.Fatalf("first member read %d records, want 30", len(got))
+	}
+
+	adm := kadm.NewClient(c.client(t))
+	before, err := committedOffsets(ctx, adm, group, topic)
+	if err != nil || len(before) != int(parts) {
+		t.Fatalf("committed offsets before the failover: %v (err %v)", before, err)
+	}
+	for p, o := range before {
+		if o != 10 {
+			t.Errorf("partition %d committed at %d, want 10", p, o)
+		}
+	}
+
+	var coord int32
+	clusterWait(t, 30*time.Second, "group coordinator", func() error {
+		var err error
+		coord, err = c.findCoordinator(c.up()[0], group)
+		return err
+	})
+	killed := time.Now()
+	c.kill(coord)
+	var moved int32
+	clusterWait(t, 90*time.Second, fmt.Sprintf("FindCoordinator away from killed broker %d", coord), func() error {
+		var errs []error
+		for _, id := range c.up() {
+			n, err := c.findCoordinator(id, group)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if n == coord || !slices.Contains(c.up(), n) {
+				errs = append(errs, fmt.Errorf("broker %d names coordinator %d", id, n))
+				continue
+			}
+			moved = n
+			return nil
+		}
+		return errors.Join(errs...)
+	})
+	movedAfter := time.Since(killed)
+	var after map[int32]int64
+	clusterWait(t, 60*time.Second, "committed offsets readable from the new coordinator", func() error {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		var err error
+		after, err = committedOffsets(fctx, adm, group, topic)
+		if err != nil {
+			return err
+		}
+		if len(after) != len(before) {
+			return fmt.Errorf("got %v", after)
+		}
+		return nil
+	})
+	for p, o := range before {
+		if after[p] != o {
+			t.Errorf("partition %d: committed %d before the coordinator died, %d after", p, o, after[p])
+		}
+	}
+
+	produce("second", 2)
+	got := groupRead(t, c, group, topic, 6, 2*time.Second)
+	slices.Sort(got)
+	var want []string
+	for p := int32(0); p < parts; p++ {
+		for i := 0; i < 2; i++ {
+			want = append(want, fmt.Sprintf("second-%d-%d", p, i))
+		}
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("new member read %v, want exactly %v", got, want)
+	}
+	t.Logf("group %s: coordinator %d killed; FindCoordinator names %d after %v; committed offsets %v kept", group, coord, moved, movedAfter.Round(time.Millisecond), after)
+}
