@@ -3,6 +3,7 @@ package zkmeta_test
 import (
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -18,6 +19,8 @@ func TestEmbeddedConformance(t *testing.T) {
 		mu     sync.Mutex
 		stores = map[*testing.T]*zkmeta.Embedded{}
 	)
+	start := time.Now()
+	defer func() { t.Logf("conformance suite against the embedded store: %v", time.Since(start)) }()
 	zkmetatest.Run(t, func(t *testing.T) zkmeta.Store {
 		mu.Lock()
 		defer mu.Unlock()

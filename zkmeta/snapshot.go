@@ -145,6 +145,7 @@ func decodeSnapshot(b []byte) (*tree, int64, error) {
 		n.stat.Mtime = d.i64()
 		n.stat.Version = d.i32()
 		n.stat.Cversion = d.i32()
+		n.seq = n.stat.Cversion
 		n.stat.EphemeralOwner = d.i64()
 		if d.err != nil {
 			break

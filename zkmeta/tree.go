@@ -10,6 +10,12 @@ type node struct {
 	data     []byte
 	stat     Stat
 	children map[string]struct{}
+	// seq is the next sequence suffix for a child: the number of children
+	// ever created. ZooKeeper (3.8) counts creates only here, while its
+	// Cversion also counts deletes. Not in the snapshot: loading one sets
+	// it to Cversion, which is never smaller, so names stay unique and
+	// increasing.
+	seq int32
 }
 
 // tree is the in-memory znode tree. It is not safe for concurrent use; the
@@ -54,14 +60,14 @@ func childrenOf(n *node) []string {
 }
 
 // sequentialPath resolves the name a sequential create of path gets: the
-// parent's child version as %010d, as ZooKeeper does.
+// parent's count of child creations as %010d, as ZooKeeper does.
 func (t *tree) sequentialPath(path string) (string, error) {
 	parent, _ := splitPath(path)
 	p, ok := t.nodes[parent]
 	if !ok {
 		return "", fmt.Errorf("%w: %s", ErrNoParent, path)
 	}
-	return sequentialName(path, p.stat.Cversion), nil
+	return sequentialName(path, p.seq), nil
 }
 
 func (t *tree) create(path string, data []byte, owner, zxid, now int64) (func(), error) {
@@ -76,7 +82,7 @@ func (t *tree) create(path string, data []byte, owner, zxid, now int64) (func(),
 	if p.stat.EphemeralOwner != 0 {
 		return nil, fmt.Errorf("%w: %s", ErrNoChildrenForEphemerals, path)
 	}
-	oldParent := p.stat
+	oldParent, oldSeq := p.stat, p.seq
 	t.nodes[path] = &node{
 		data: data,
 		stat: Stat{Czxid: zxid, Mzxid: zxid, Pzxid: zxid, Ctime: now, Mtime: now, EphemeralOwner: owner},
@@ -86,6 +92,7 @@ func (t *tree) create(path string, data []byte, owner, zxid, now int64) (func(),
 	}
 	p.children[name] = struct{}{}
 	p.stat.Cversion++
+	p.seq++
 	p.stat.Pzxid = zxid
 	if owner != 0 {
 		set := t.ephemerals[owner]
@@ -98,7 +105,7 @@ func (t *tree) create(path string, data []byte, owner, zxid, now int64) (func(),
 	return func() {
 		delete(t.nodes, path)
 		delete(p.children, name)
-		p.stat = oldParent
+		p.stat, p.seq = oldParent, oldSeq
 		if owner != 0 {
 			delete(t.ephemerals[owner], path)
 			if len(t.ephemerals[owner]) == 0 {

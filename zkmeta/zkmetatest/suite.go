@@ -39,6 +39,7 @@ func Run(t *testing.T, open func(t *testing.T) zkmeta.Store) {
 		{"EphemeralsEndWithSession", testEphemeralsEndWithSession},
 		{"ContextCanceled", testContextCanceled},
 		{"ConcurrentSequential", testConcurrentSequential},
+		{"SessionEvents", testSessionEvents},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { tc.fn(t, open) })
@@ -215,20 +216,24 @@ func testCreateSequential(t *testing.T, open func(t *testing.T) zkmeta.Store) {
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("sequential names %v, want %v", got, want)
 	}
-	// The sequence is the parent's child version: deletes and other children count.
+	// The sequence counts the parent's child creations: other children
+	// count, deletes do not (though they count in Cversion), as in ZooKeeper 3.8.
 	noErr(t, s.Delete(ctx, "/q/item-0000000002", -1))
 	create(t, s, "/q/plain", "", zkmeta.ModePersistent)
-	if p := create(t, s, "/q/e-", "", zkmeta.ModeEphemeralSequential); p != "/q/e-0000000005" {
-		t.Fatalf("ephemeral sequential %q, want /q/e-0000000005", p)
+	if p := create(t, s, "/q/e-", "", zkmeta.ModeEphemeralSequential); p != "/q/e-0000000004" {
+		t.Fatalf("ephemeral sequential %q, want /q/e-0000000004", p)
 	}
-	ok, st, err := s.Exists(ctx, "/q/e-0000000005")
+	if _, qst := must2(t, s.Get, ctx, "/q"); qst.Cversion != 6 {
+		t.Fatalf("cversion %d after 5 creates and 1 delete, want 6", qst.Cversion)
+	}
+	ok, st, err := s.Exists(ctx, "/q/e-0000000004")
 	noErr(t, err)
 	if !ok || st.EphemeralOwner != s.SessionID() {
 		t.Fatalf("ephemeral sequential exists=%v owner=%d", ok, st.EphemeralOwner)
 	}
 	// A sequential name may be just the suffix.
-	if p := create(t, s, "/q/", "", zkmeta.ModePersistentSequential); p != "/q/0000000006" {
-		t.Fatalf("bare sequential %q, want /q/0000000006", p)
+	if p := create(t, s, "/q/", "", zkmeta.ModePersistentSequential); p != "/q/0000000005" {
+		t.Fatalf("bare sequential %q, want /q/0000000005", p)
 	}
 }
 
@@ -723,6 +728,36 @@ func testConcurrentSequential(t *testing.T, open func(t *testing.T) zkmeta.Store
 	for i, n := range names {
 		if want := fmt.Sprintf("n-%010d", i); n != want {
 			t.Fatalf("child %d is %s, want %s", i, n, want)
+		}
+	}
+}
+
+func testSessionEvents(t *testing.T, open func(t *testing.T) zkmeta.Store) {
+	s := open(t)
+	if s.SessionEvents() != s.SessionEvents() {
+		t.Fatal("SessionEvents returns a new channel on each call")
+	}
+	select {
+	case ev := <-s.SessionEvents():
+		if ev.State != zkmeta.SessionConnected || ev.SessionID != s.SessionID() || ev.SessionID == 0 {
+			t.Fatalf("first session event %+v, session %d", ev, s.SessionID())
+		}
+	case <-time.After(eventWait):
+		t.Fatal("no first session event")
+	}
+	noErr(t, s.Close())
+	deadline := time.After(eventWait)
+	for {
+		select {
+		case ev, ok := <-s.SessionEvents():
+			if !ok {
+				return
+			}
+			if ev.State == zkmeta.SessionExpired {
+				t.Fatalf("Close reported as %+v", ev)
+			}
+		case <-deadline:
+			t.Fatal("session events not closed by Close")
 		}
 	}
 }
