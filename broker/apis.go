@@ -46,6 +46,19 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 1, min: 4, max: 12, handle: handler(s.handleFetch)},
 		{key: 2, min: 0, max: 7, handle: handler(s.handleListOffsets)},
 		{key: 3, min: 0, max: 12, handle: handler(s.handleMetadata)},
+		// Groups and committed offsets (package coordinator). Mins of 0 for librdkafka's
+		// feature checks (balanced consumer: FindCoordinator/JoinGroup/SyncGroup/Heartbeat/
+		// LeaveGroup v0, OffsetCommit/OffsetFetch v1); OffsetCommit/OffsetFetch stop at 9
+		// (v10 addresses topics by id).
+		{key: 8, min: 0, max: 9, handle: handler(s.handleOffsetCommit)},
+		{key: 9, min: 0, max: 9, handle: handler(s.handleOffsetFetch)},
+		{key: 10, min: 0, max: 6, handle: handler(s.handleFindCoordinator)},
+		{key: 11, min: 0, max: 9, handle: handler(s.handleJoinGroup)},
+		{key: 12, min: 0, max: 4, handle: handler(s.handleHeartbeat)},
+		{key: 13, min: 0, max: 5, handle: handler(s.handleLeaveGroup)},
+		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
+		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
+		{key: 16, min: 0, max: 4, handle: handler(s.handleListGroups)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
@@ -53,7 +66,9 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
+		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 44, min: 0, max: 1, handle: handler(s.handleIncrementalAlterConfigs)},
+		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 	}
 	table := make(map[int16]api, len(rows))

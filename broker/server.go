@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"kbroker/broker/config"
+	"kbroker/coordinator"
 	"kbroker/log"
 	"kbroker/zkmeta"
 )
@@ -37,6 +38,7 @@ type Server struct {
 	apiRanges []apiRange
 
 	adminMu sync.Mutex
+	groups  *coordinator.Coordinator // consumer groups and committed offsets (groups.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -134,6 +136,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.loadTopics(ctx); err != nil {
 		return err
 	}
+	s.startGroups()
 	for _, l := range s.listeners {
 		l := l
 		s.goroutine(func() { s.acceptLoop(l) })

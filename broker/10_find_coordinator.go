@@ -1,0 +1,67 @@
+package broker
+
+// FindCoordinator (key 10), versions 0-6.
+//
+//   - Key type 0 (group): the coordinator is the leader of __consumer_offsets partition
+//     abs(javaStringHashCode(group)) % partitions; the topic is created on first use
+//     (groups.go). As in Kafka, the answer names the leader even while it loads the
+//     partition; group requests then get COORDINATOR_LOAD_IN_PROGRESS (Sarama treats that
+//     code as fatal in FindCoordinator, so it is not used here).
+//   - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE until transactions exist.
+//   - Other key types: INVALID_REQUEST.
+//   - v4+ batches keys (CoordinatorKeys -> Coordinators[]); v0-3 carry one key at the top
+//     level. v0 has no key type (always a group).
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
+	if rc.version() < 4 {
+		node, host, port, err := s.findCoordinator(rc.ctx(), req.CoordinatorType, req.CoordinatorKey)
+		resp.NodeID, resp.Host, resp.Port = node, host, port
+		if err != nil {
+			resp.ErrorCode = errorCode(err)
+			resp.ErrorMessage = errorMessage(err)
+		}
+		return resp, nil
+	}
+	for _, key := range req.CoordinatorKeys {
+		c := kmsg.NewFindCoordinatorResponseCoordinator()
+		c.Key = key
+		node, host, port, err := s.findCoordinator(rc.ctx(), req.CoordinatorType, key)
+		c.NodeID, c.Host, c.Port = node, host, port
+		if err != nil {
+			c.ErrorCode = errorCode(err)
+			c.ErrorMessage = errorMessage(err)
+		}
+		resp.Coordinators = append(resp.Coordinators, c)
+	}
+	return resp, nil
+}
+
+func (s *Server) findCoordinator(ctx context.Context, keyType int8, key string) (int32, string, int32, error) {
+	switch keyType {
+	case 0:
+	case 1:
+		return -1, "", -1, fmt.Errorf("%w: transactions are not supported", kerr.CoordinatorNotAvailable)
+	default:
+		return -1, "", -1, fmt.Errorf("%w: unknown coordinator key type %d", kerr.InvalidRequest, keyType)
+	}
+	node, err := s.groupCoordinator(ctx, key)
+	if err != nil {
+		rcLogger := s.logger.Debug()
+		if isUnexpected(err) {
+			rcLogger = s.logger.Error()
+		}
+		rcLogger.Err(err).Str("group", key).Msg("find coordinator failed")
+		return -1, "", -1, err
+	}
+	host, port := s.advertised()
+	return node, host, port, nil
+}

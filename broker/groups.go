@@ -1,0 +1,202 @@
+package broker
+
+// Glue between the broker and the group coordinator (package coordinator):
+//
+//   - the coordinator's Log: appends to __consumer_offsets partitions go through the
+//     partition's normal append path (so they are ordinary batches that kafka-dump-log and
+//     consumers of __consumer_offsets read) and are answered once the high watermark covers
+//     them (acks=all); loading reads a partition from its log start to the high watermark;
+//   - __consumer_offsets is created on first use (FindCoordinator), internal and compacted;
+//   - at start, and whenever this broker leads a partition of it, the partition is loaded.
+//
+// Lock order: the coordinator's driver goroutine takes partition locks (through the append
+// path) but holds no broker lock while a JoinGroup or SyncGroup waits.
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+
+	"kbroker/coordinator"
+)
+
+const offsetsTopic = "__consumer_offsets"
+
+// groupLog implements coordinator.Log over the hosted __consumer_offsets partitions.
+type groupLog struct{ s *Server }
+
+func (l groupLog) Append(ctx context.Context, partition int32, batch []byte) error {
+	p, ok := l.s.rm.get(offsetsTopic, partition)
+	if !ok {
+		return fmt.Errorf("%w: %s-%d is not hosted here", kerr.NotLeaderForPartition, offsetsTopic, partition)
+	}
+	wake := make(chan struct{}, 1)
+	p.addWaiter(wake)
+	defer p.removeWaiter(wake)
+	res, err := p.appendClientBatch(batch, time.Now())
+	if err != nil {
+		return err
+	}
+	// acks=all: answer once the high watermark covers the batch.
+	timeout := time.Duration(l.s.cfg.OffsetsCommitTimeoutMs) * time.Millisecond
+	if timeout <= 0 {
+		timeout = 5 * time.Second
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	for p.highWatermark() <= res.LastOffset {
+		select {
+		case <-wake:
+		case <-deadline.C:
+			return fmt.Errorf("%w: %s-%d high watermark did not reach %d in offsets.commit.timeout.ms", kerr.RequestTimedOut, offsetsTopic, partition, res.LastOffset+1)
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	return nil
+}
+
+func (l groupLog) Read(partition int32, offset int64, maxBytes int) ([]byte, int64, error) {
+	p, ok := l.s.rm.get(offsetsTopic, partition)
+	if !ok {
+		return nil, -1, fmt.Errorf("%w: %s-%d is not hosted here", kerr.NotLeaderForPartition, offsetsTopic, partition)
+	}
+	hw := p.highWatermark()
+	if start := p.log.LogStartOffset(); offset < start {
+		offset = start
+	}
+	if offset >= hw {
+		return nil, hw, nil
+	}
+	res, err := p.log.Read(offset, int32(min(maxBytes, 1<<30)), hw, true)
+	if err != nil {
+		return nil, hw, err
+	}
+	return res.Data, hw, nil
+}
+
+// startGroups builds the group coordinator, starts its driver and loads the
+// __consumer_offsets partitions this broker leads.
+func (s *Server) startGroups() {
+	partitions := s.cfg.OffsetsTopicNumPartitions
+	t, exists := s.cache.topic(offsetsTopic)
+	if exists && len(t.partitions) > 0 {
+		// Kafka reads the partition count of the existing topic, not the config.
+		partitions = int32(len(t.partitions))
+	}
+	cfg := coordinator.Config{
+		Partitions:              partitions,
+		InitialRebalanceDelayMs: int64(s.cfg.GroupInitialRebalanceDelayMs),
+		MinSessionTimeoutMs:     int64(s.cfg.GroupMinSessionTimeoutMs),
+		MaxSessionTimeoutMs:     int64(s.cfg.GroupMaxSessionTimeoutMs),
+		MaxSize:                 s.cfg.GroupMaxSize,
+		OffsetMetadataMaxBytes:  s.cfg.OffsetMetadataMaxBytes,
+		OffsetsRetentionMs:      int64(s.cfg.OffsetsRetentionMinutes) * 60 * 1000,
+		RetentionCheckMs:        s.cfg.OffsetsRetentionCheckIntervalMs,
+	}
+	s.groups = coordinator.New(cfg, groupLog{s}, s.cfg.OffsetsLoadBufferSize, s.logger.With().Str("component", "group-coordinator").Logger())
+	s.goroutine(func() { s.groups.Run(s.ctx) })
+	if exists {
+		s.loadOffsetsPartitions(t)
+	}
+}
+
+// loadOffsetsPartitions starts loading every __consumer_offsets partition this broker leads
+// (a no-op for those loaded or loading) and returns the channel of partition p's load.
+func (s *Server) loadOffsetsPartitions(t *topicMeta) map[int32]<-chan struct{} {
+	out := make(map[int32]<-chan struct{})
+	for p, pm := range t.partitions {
+		if pm.leader == s.cfg.BrokerID {
+			out[int32(p)] = s.groups.BecomeLeader(int32(p))
+		}
+	}
+	return out
+}
+
+// ensureOffsetsTopic returns __consumer_offsets, creating it on first use: internal,
+// compacted, offsets.topic.num.partitions partitions. The replication factor is
+// min(offsets.topic.replication.factor, live brokers): Kafka would refuse to create it with
+// the default 3 on a single broker, but a single node must work out of the box.
+func (s *Server) ensureOffsetsTopic(ctx context.Context) (*topicMeta, error) {
+	if t, ok := s.cache.topic(offsetsTopic); ok {
+		return t, nil
+	}
+	rf := s.cfg.OffsetsTopicReplicationFactor
+	if live := int16(len(s.liveBrokers())); rf > live || rf <= 0 {
+		rf = live
+	}
+	spec := topicSpec{
+		name:              offsetsTopic,
+		partitions:        s.groups.Partitions(),
+		replicationFactor: rf,
+		configs: map[string]string{
+			"cleanup.policy":   "compact",
+			"compression.type": "producer",
+			"segment.bytes":    strconv.Itoa(int(s.cfg.OffsetsTopicSegmentBytes)),
+		},
+	}
+	t, err := s.createTopic(ctx, spec, false)
+	if err != nil {
+		if t, ok := s.cache.topic(offsetsTopic); ok {
+			return t, nil // created concurrently
+		}
+		return nil, err
+	}
+	return t, nil
+}
+
+// groupCoordinator answers which broker coordinates a group: the leader of the group's
+// __consumer_offsets partition. When that is this broker, loading is started if needed and
+// waited for briefly, so that the first group request finds the partition loaded.
+func (s *Server) groupCoordinator(ctx context.Context, group string) (int32, error) {
+	t, err := s.ensureOffsetsTopic(ctx)
+	if err != nil {
+		return -1, fmt.Errorf("%w: creating %s: %v", kerr.CoordinatorNotAvailable, offsetsTopic, err)
+	}
+	p := s.groups.PartitionFor(group)
+	if int(p) >= len(t.partitions) {
+		return -1, fmt.Errorf("%w: %s has %d partitions, group %q maps to %d", kerr.CoordinatorNotAvailable, offsetsTopic, len(t.partitions), group, p)
+	}
+	leader := t.partitions[p].leader
+	if leader != s.cfg.BrokerID {
+		// Other brokers' endpoints come with cluster mode; until then only this one leads.
+		return -1, fmt.Errorf("%w: %s-%d has no leader here", kerr.CoordinatorNotAvailable, offsetsTopic, p)
+	}
+	if s.groups.Status(p) != 0 {
+		// First use (or the topic was created by another path): load every partition led
+		// here, as Kafka does on becoming leader, and wait briefly for this group's one.
+		loads := s.loadOffsetsPartitions(t)
+		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+		defer cancel()
+		select {
+		case <-loads[p]:
+		case <-wait.Done():
+		}
+	}
+	return leader, nil
+}
+
+// knownPartition reports whether a topic partition exists (OffsetCommit, OffsetDelete).
+func (s *Server) knownPartition(topic string, partition int32) bool {
+	t, ok := s.cache.topic(topic)
+	return ok && partition >= 0 && int(partition) < len(t.partitions)
+}
+
+// clientHost is the client address as Kafka shows it in DescribeGroups ("/127.0.0.1").
+func (rc *requestContext) clientHost() string {
+	host, _, err := net.SplitHostPort(rc.conn.nc.RemoteAddr().String())
+	if err != nil {
+		host = rc.conn.nc.RemoteAddr().String()
+	}
+	return "/" + host
+}
+
+// groupCallErr turns a coordinator call that ended without an answer (the connection or the
+// server is closing) into the close-this-connection error.
+func groupCallErr(err error) error {
+	return fmt.Errorf("group request interrupted (%v): %w", err, errCloseQuietly)
+}
