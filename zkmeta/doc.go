@@ -20,6 +20,28 @@
 // znode's deletion. When the session ends, its pending watches receive
 // EventSessionExpired.
 //
+// Sessions: SessionEvents reports SessionConnected, SessionDisconnected and
+// SessionExpired on a buffered channel that never blocks the store. After
+// SessionExpired the store goes on with a new session (a new SessionID):
+// the old session's ephemeral znodes and watches are gone, and the owner
+// (the broker) registers again. Sequential names take the parent's count of
+// child creations (deletes do not count, as in ZooKeeper 3.8).
+//
+// # ZooKeeper store
+//
+// ZooKeeper (OpenZooKeeper) is a Store over a real ensemble through
+// github.com/go-zookeeper/zk. The connect string is Kafka's
+// zookeeper.connect, "host:port,host:port/chroot": the chroot is created if
+// missing and every path is relative to it (the store maps paths both ways
+// itself). The session timeout is zookeeper.session.timeout.ms. Requests run
+// on the client's connection; a call gives up when its context is done (the
+// request may still be applied, as with a lost connection). Errors wrap
+// zkmeta's Err* value and the client's error; a lost connection is
+// ErrConnectionLoss, a request cut by an expiry ErrSessionExpired. After an
+// expiry the client opens a new session by itself. One goroutine per pending
+// watch translates the client's event; the client's log goes to zerolog at
+// debug level, session changes are logged at info/warn.
+//
 // # Embedded store
 //
 // Embedded (OpenEmbedded) is a single-node store for running without a
