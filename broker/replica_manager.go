@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/rs/zerolog"
 
@@ -35,8 +36,8 @@ type replicaManager struct {
 	// found maps partition directories present on disk at start to their log dir; filled
 	// by scanDirs and consumed as topics are loaded.
 	found map[log.TopicPartition]string
-	// recovery and start offsets read from the checkpoints at start.
-	recovery, start map[log.TopicPartition]int64
+	// recovery, start and high-watermark offsets read from the checkpoints at start.
+	recovery, start, hwCheckpoint map[log.TopicPartition]int64
 }
 
 func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManager {
@@ -45,8 +46,9 @@ func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManage
 		logger:   logger,
 		parts:    make(map[log.TopicPartition]*partition),
 		found:    make(map[log.TopicPartition]string),
-		recovery: make(map[log.TopicPartition]int64),
-		start:    make(map[log.TopicPartition]int64),
+		recovery:     make(map[log.TopicPartition]int64),
+		start:        make(map[log.TopicPartition]int64),
+		hwCheckpoint: make(map[log.TopicPartition]int64),
 	}
 }
 
@@ -73,6 +75,13 @@ func (rm *replicaManager) scanDirs() error {
 		}
 		for k, v := range ls {
 			rm.start[k] = v
+		}
+		hw, err := log.ReadCheckpoint(nil, filepath.Join(dir, replicationCheckpoint))
+		if err != nil {
+			return fmt.Errorf("log dir %s: %w", dir, err)
+		}
+		for k, v := range hw {
+			rm.hwCheckpoint[k] = v
 		}
 		entries, err := os.ReadDir(dir)
 		if err != nil {
@@ -117,13 +126,53 @@ func (rm *replicaManager) pickDir() string {
 	return best
 }
 
-// makeLeader opens (or creates) the log of a partition and hosts it as leader with the given
-// epoch. A directory left from an older topic of the same name (another topic id) is removed.
-func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc config.TopicConfig, epoch int32) (*partition, error) {
+// makeLeader hosts a partition as leader for st.leaderEpoch, opening or creating its log.
+// A state with an older leader epoch than the one known is ignored.
+func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc config.TopicConfig, st leaderState) (*partition, error) {
+	p, err := rm.hosted(tp, topicID, tc)
+	if err != nil {
+		return nil, err
+	}
+	if st.leaderEpoch < p.leaderEpoch.Load() {
+		return p, nil
+	}
+	rm.mu.Lock()
+	hw := rm.hwCheckpoint[tp]
+	delete(rm.hwCheckpoint, tp)
+	rm.mu.Unlock()
+	p.becomeLeader(st, hw, time.Now())
+	rm.logger.Info().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int32("epoch", st.leaderEpoch).
+		Ints32("isr", st.isr).Int64("offset", p.log.LogEndOffset()).Int64("high_watermark", p.highWatermark()).Msg("became leader")
+	return p, nil
+}
+
+// makeFollower hosts a partition as a follower of st.leader.
+func (rm *replicaManager) makeFollower(tp log.TopicPartition, topicID [16]byte, tc config.TopicConfig, st leaderState) (*partition, error) {
+	p, err := rm.hosted(tp, topicID, tc)
+	if err != nil {
+		return nil, err
+	}
+	if st.leaderEpoch < p.leaderEpoch.Load() {
+		return p, nil
+	}
+	rm.mu.Lock()
+	if hw, ok := rm.hwCheckpoint[tp]; ok {
+		delete(rm.hwCheckpoint, tp)
+		p.hw.Store(min(hw, p.log.LogEndOffset()))
+	}
+	rm.mu.Unlock()
+	p.becomeFollower(st)
+	rm.logger.Info().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int32("epoch", st.leaderEpoch).
+		Int32("leader", st.leader).Int64("offset", p.log.LogEndOffset()).Msg("became follower")
+	return p, nil
+}
+
+// hosted returns the hosted partition, opening (or creating) its log first when needed. A
+// directory left from an older topic of the same name (another topic id) is removed.
+func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc config.TopicConfig) (*partition, error) {
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if p, ok := rm.parts[tp]; ok {
-		p.leaderEpoch.Store(epoch)
 		p.cfg.Store(&tc)
 		return p, nil
 	}
@@ -135,6 +184,7 @@ func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc
 			if err := os.RemoveAll(filepath.Join(root, dirName(tp))); err != nil {
 				return nil, fmt.Errorf("removing stale partition directory: %w", err)
 			}
+			existed = false
 		}
 	} else {
 		root = rm.pickDir()
@@ -147,6 +197,9 @@ func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc
 	if ls, ok := rm.start[tp]; ok && existed {
 		opts.LogStartOffset = ls
 	}
+	if !existed {
+		delete(rm.hwCheckpoint, tp)
+	}
 	l, err := log.Open(dir, opts)
 	if err != nil {
 		return nil, fmt.Errorf("opening log %s: %w", dir, err)
@@ -155,10 +208,8 @@ func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc
 		l.Close()
 		return nil, err
 	}
-	p := newPartition(tp, topicID, root, l, tc, epoch)
+	p := newPartition(tp, topicID, root, l, tc, rm.cfg.BrokerID)
 	rm.parts[tp] = p
-	rm.logger.Info().Str("topic", tp.Topic).Int32("partition", tp.Partition).Int32("epoch", epoch).
-		Int64("offset", l.LogEndOffset()).Msg("became leader")
 	return p, nil
 }
 

@@ -225,7 +225,8 @@ func (s *Server) startPartitions(ctx context.Context, t *topicMeta, assignment m
 			s.logger.Warn().Str("topic", t.name).Int32("partition", p).Msg("partition has no state znode; it stays offline")
 		}
 		if pm.leader == s.cfg.BrokerID {
-			if _, err := s.rm.makeLeader(log.TopicPartition{Topic: t.name, Partition: p}, t.id, t.config, pm.leaderEpoch); err != nil {
+			st := leaderState{leader: pm.leader, leaderEpoch: pm.leaderEpoch, replicas: pm.replicas, isr: pm.isr}
+			if _, err := s.rm.makeLeader(log.TopicPartition{Topic: t.name, Partition: p}, t.id, t.config, st); err != nil {
 				return err
 			}
 		}
