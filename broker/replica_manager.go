@@ -42,10 +42,10 @@ type replicaManager struct {
 
 func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManager {
 	return &replicaManager{
-		cfg:      cfg,
-		logger:   logger,
-		parts:    make(map[log.TopicPartition]*partition),
-		found:    make(map[log.TopicPartition]string),
+		cfg:          cfg,
+		logger:       logger,
+		parts:        make(map[log.TopicPartition]*partition),
+		found:        make(map[log.TopicPartition]string),
 		recovery:     make(map[log.TopicPartition]int64),
 		start:        make(map[log.TopicPartition]int64),
 		hwCheckpoint: make(map[log.TopicPartition]int64),
