@@ -12,12 +12,8 @@ WORKDIR /src
 ENV CGO_ENABLED=0 GOTOOLCHAIN=auto
 COPY go.mod go.sum ./
 RUN go mod download
-COPY cmd ./cmd
-COPY broker ./broker
-COPY coordinator ./coordinator
-COPY log ./log
-COPY protocol ./protocol
-COPY zkmeta ./zkmeta
+# The sources; .dockerignore keeps tests, caches and data out of the context.
+COPY . .
 RUN go build -trimpath -ldflags="-s -w" -o /out/broker ./cmd/broker \
  && mkdir -p /out/data
 

@@ -247,6 +247,11 @@ func TestClusterDockerfileSources(t *testing.T) {
 		if !coveredBy(rel, copied) {
 			t.Errorf("package directory %s is needed by %s but the Dockerfile does not copy it (copied: %v)", rel, target, copied)
 		}
+		for p := rel; p != "." && p != string(filepath.Separator); p = filepath.Dir(p) {
+			if ignored[p] {
+				t.Errorf("package directory %s is needed by %s but .dockerignore excludes %s", rel, target, p)
+			}
+		}
 	}
 }
 
