@@ -166,14 +166,12 @@ func TestClusterNotEnoughReplicas(t *testing.T) {
 	// append. Anything acknowledged is a failure; a NOT_ENOUGH_REPLICAS_AFTER_APPEND
 	// (a race with the ISR shrinking) may leave its record in the log.
 	refused := map[string]bool{}
-	mayStay := map[string]bool{}
 	var codes []string
 	clusterWait(t, 60*time.Second, "acks=all produce answered NOT_ENOUGH_REPLICAS", func() error {
 		v := fmt.Sprintf("probe-%d", len(codes))
 		resp, err := c.request(leader, produceRequest(topic, 0, -1, buildBatch(time.Now().UnixMilli(), []batchRecord{{value: []byte(v)}}, noProducer)), 15*time.Second)
 		if err != nil {
 			codes = append(codes, err.Error())
-			mayStay[v] = true
 			return err
 		}
 		sp := producePartition(t, resp)
@@ -185,7 +183,6 @@ func TestClusterNotEnoughReplicas(t *testing.T) {
 			refused[v] = true
 			return nil
 		}
-		mayStay[v] = true
 		return fmt.Errorf("answer %s", kafkaCode(sp.ErrorCode))
 	})
 
