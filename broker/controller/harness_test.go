@@ -2,6 +2,7 @@ package controller
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"sync"
 	"testing"
@@ -218,13 +219,26 @@ func waitActive(t *testing.T, rc *runningController) {
 }
 
 // settle waits until the controller's event loop has processed everything
-// queued before it.
+// queued before it and the brokers' queues have sent what it produced.
 func settle(t *testing.T, rc *runningController) {
 	t.Helper()
-	_, err := call(context.Background(), rc.Controller, func(*term) (struct{}, error) { return struct{}{}, nil })
-	if err != nil {
-		t.Fatalf("settle: %v", err)
-	}
+	eventually(t, "controller settled", func() error {
+		idle, err := call(context.Background(), rc.Controller, func(t *term) (bool, error) {
+			for _, q := range t.queues {
+				if !q.idle() {
+					return false, nil
+				}
+			}
+			return true, nil
+		})
+		if err != nil {
+			return err
+		}
+		if !idle {
+			return errors.New("requests still queued")
+		}
+		return nil
+	})
 }
 
 // wantState waits until a partition's znode has the leader and ISR.

@@ -22,8 +22,9 @@ type brokerQueue struct {
 	timeout time.Duration
 	logger  zerolog.Logger
 
-	mu     sync.Mutex
-	items  []kmsg.Request
+	mu      sync.Mutex
+	items   []kmsg.Request
+	sending bool // a request is popped and not yet answered
 	signal chan struct{} // capacity 1: "items is not empty"
 
 	cancel context.CancelFunc
@@ -75,7 +76,15 @@ func (q *brokerQueue) pop() (kmsg.Request, bool) {
 	req := q.items[0]
 	q.items[0] = nil
 	q.items = q.items[1:]
+	q.sending = true
 	return req, true
+}
+
+// idle reports whether every enqueued request has been answered.
+func (q *brokerQueue) idle() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return len(q.items) == 0 && !q.sending
 }
 
 func (q *brokerQueue) run(ctx context.Context) {
@@ -90,7 +99,11 @@ func (q *brokerQueue) run(ctx context.Context) {
 				return
 			}
 		}
-		if !q.send(ctx, req) {
+		ok = q.send(ctx, req)
+		q.mu.Lock()
+		q.sending = false
+		q.mu.Unlock()
+		if !ok {
 			return
 		}
 	}
