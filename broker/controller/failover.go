@@ -135,7 +135,7 @@ func (t *term) loadTopic(name string) error {
 			return err
 		}
 		ta.ID = id
-		if err := t.c.meta.SetTopicAssignment(t.ctx, ta, version); err != nil {
+		if err := t.fenced.SetTopicAssignment(t.ctx, ta, version); err != nil {
 			return fmt.Errorf("adding topic id to %s: %w", name, err)
 		}
 	}

@@ -24,8 +24,8 @@ type brokerQueue struct {
 
 	mu      sync.Mutex
 	items   []kmsg.Request
-	sending bool // a request is popped and not yet answered
-	signal chan struct{} // capacity 1: "items is not empty"
+	sending bool          // a request is popped and not yet answered
+	signal  chan struct{} // capacity 1: "items is not empty"
 
 	cancel context.CancelFunc
 	done   chan struct{}

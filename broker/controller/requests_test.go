@@ -137,7 +137,7 @@ func TestAlterPartition(t *testing.T) {
 			if got.PartitionEpoch != nv || got.LeaderID != 1 || got.LeaderEpoch != 0 || fmt.Sprint(got.ISR) != fmt.Sprint(tc.isr) {
 				t.Fatalf("answer %+v, stored version %d", got, nv)
 			}
-			if fmt.Sprint(tc.isr) != "[1 2 3]" || tc.name != "same state again" {
+			if tc.name != "same state again" {
 				if nv != v+1 {
 					t.Fatalf("znode version %d, want %d", nv, v+1)
 				}
