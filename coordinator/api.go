@@ -215,22 +215,29 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 		if err != nil {
 			return nil, err
 		}
-		resp.ErrorCode = res.Err
+		if res.Err != 0 {
+			if version >= 2 {
+				resp.ErrorCode = res.Err
+				return resp, nil
+			}
+			// v0-1 have no top-level error: every requested partition carries it.
+			res.Offsets = nil
+			for _, t := range topics {
+				for _, p := range t.Partitions {
+					res.Offsets = append(res.Offsets, FetchedOffset{Topic: t.Topic, Partition: p, Offset: -1, LeaderEpoch: -1})
+				}
+			}
+		}
 		for _, o := range groupByTopic(res.Offsets) {
 			rt := kmsg.NewOffsetFetchResponseTopic()
 			rt.Topic = o[0].Topic
 			for _, fo := range o {
 				rp := kmsg.NewOffsetFetchResponseTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = fo.Partition, fo.Offset, fo.LeaderEpoch, strPtr(fo.Metadata)
-				if version < 2 && res.Err != 0 {
-					rp.ErrorCode = res.Err
-				}
+				rp.ErrorCode = res.Err
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
-		}
-		if version < 2 && res.Err != 0 && len(resp.Topics) == 0 {
-			resp.ErrorCode = res.Err
 		}
 		return resp, nil
 	}
