@@ -10,7 +10,10 @@ package broker
 //     max.message.bytes) before anything is stored.
 //   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
 //     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
-//     sync (NOT_ENOUGH_REPLICAS otherwise); with one replica it is answered once appended.
+//     sync before the append (NOT_ENOUGH_REPLICAS) and is answered once the high watermark
+//     covers the batch, i.e. every in-sync replica has it; if the ISR falls below
+//     min.insync.replicas meanwhile the answer is NOT_ENOUGH_REPLICAS_AFTER_APPEND, after the
+//     request timeout REQUEST_TIMED_OUT, and NOT_LEADER_OR_FOLLOWER if leadership moves.
 //   - Idempotent producers: the log checks producer id, epoch and sequence; a retry of one of
 //     the last 5 batches is answered with the original offsets.
 //   - Transactions are not supported yet: a transactional produce gets
@@ -40,6 +43,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 	}
 	now := time.Now()
 	failed := false
+	var waits []hwWait
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -51,7 +55,13 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
 			err := topLevel
 			if err == nil {
-				err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)
+				var w *hwWait
+				w, err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)
+				if w != nil {
+					w.resp = &st.Partitions
+					w.index = len(st.Partitions)
+					waits = append(waits, *w)
+				}
 			}
 			if err != nil {
 				failed = true
@@ -68,6 +78,16 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
+		for i := range waits {
+			if waits[i].resp == &st.Partitions {
+				waits[i].resp = &resp.Topics[len(resp.Topics)-1].Partitions
+			}
+		}
+	}
+	if len(waits) > 0 {
+		if err := s.awaitReplication(rc, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
+			return nil, err
+		}
 	}
 	if req.Acks == 0 {
 		if failed {
@@ -79,36 +99,102 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 }
 
 // producePartition validates and appends one partition's batch, filling sp on success.
-func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceRequestTopicPartition, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) error {
+func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceRequestTopicPartition, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
 	p, ok := s.rm.get(topic, rp.Partition)
-	if !ok {
+	if !ok || !p.isLeader.Load() {
 		if t, exists := s.cache.topic(topic); exists && int(rp.Partition) < len(t.partitions) && rp.Partition >= 0 {
-			return fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
+			return nil, fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
 		}
-		return fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
+		return nil, fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
 	}
 	tc := p.cfg.Load()
-	if acks == -1 && tc.MinInsyncReplicas > 1 {
-		// One replica in sync: fewer than min.insync.replicas.
-		return fmt.Errorf("%w: 1 in-sync replica, min.insync.replicas=%d", kerr.NotEnoughReplicas, tc.MinInsyncReplicas)
+	if acks == -1 {
+		if n := p.inSyncCount(); n < tc.MinInsyncReplicas {
+			return nil, fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas=%d", kerr.NotEnoughReplicas, n, tc.MinInsyncReplicas)
+		}
 	}
 	maxBatch := tc.MaxMessageBytes
 	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch})
 	if err != nil {
-		return err
+		return nil, err
 	}
 	if hdr.Codec() == protocol.CodecZstd && version < 7 {
-		return fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
+		return nil, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
 	}
 	if hdr.Transactional() {
-		return fmt.Errorf("%w: transactional batches are not supported", kerr.TransactionalIDAuthorizationFailed)
+		return nil, fmt.Errorf("%w: transactional batches are not supported", kerr.TransactionalIDAuthorizationFailed)
 	}
 	res, err := p.appendClientBatch(rp.Records, now)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	sp.BaseOffset = res.FirstOffset
 	sp.LogAppendTime = res.logAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return nil
+	if acks == -1 && p.highWatermark() <= res.LastOffset {
+		return &hwWait{p: p, offset: res.LastOffset + 1, minISR: tc.MinInsyncReplicas}, nil
+	}
+	return nil, nil
+}
+
+// hwWait is an acks=all partition waiting for its high watermark to reach offset.
+type hwWait struct {
+	p      *partition
+	offset int64
+	minISR int
+	resp   *[]kmsg.ProduceResponseTopicPartition
+	index  int
+}
+
+// awaitReplication parks an acks=all produce until every partition's high watermark covers its
+// batch, the timeout passes, or leadership moves; partitions that fail get their error code.
+func (s *Server) awaitReplication(rc *requestContext, waits []hwWait, timeout time.Duration) error {
+	if timeout <= 0 {
+		timeout = time.Millisecond
+	}
+	wake := make(chan struct{}, 1)
+	for _, w := range waits {
+		w.p.addWaiter(wake)
+		defer w.p.removeWaiter(wake)
+	}
+	deadline := time.NewTimer(timeout)
+	defer deadline.Stop()
+	pending := len(waits)
+	done := make([]bool, len(waits))
+	for {
+		for i, w := range waits {
+			if done[i] {
+				continue
+			}
+			var code int16 = -1
+			switch {
+			case !w.p.isLeader.Load():
+				code = kerr.NotLeaderForPartition.Code
+			case w.p.highWatermark() >= w.offset:
+				code = 0
+			case w.p.inSyncCount() < w.minISR:
+				code = kerr.NotEnoughReplicasAfterAppend.Code
+			}
+			if code >= 0 {
+				(*w.resp)[w.index].ErrorCode = code
+				done[i] = true
+				pending--
+			}
+		}
+		if pending == 0 {
+			return nil
+		}
+		select {
+		case <-wake:
+		case <-deadline.C:
+			for i, w := range waits {
+				if !done[i] {
+					(*w.resp)[w.index].ErrorCode = kerr.RequestTimedOut.Code
+				}
+			}
+			return nil
+		case <-rc.ctx().Done():
+			return fmt.Errorf("produce interrupted: %w", errCloseQuietly)
+		}
+	}
 }

@@ -12,9 +12,14 @@ package broker
 //     with full fetches. A request naming a session id we never gave gets
 //     FETCH_SESSION_ID_NOT_FOUND.
 //   - v9+ current leader epoch: older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH.
+//   - Followers (replica id >= 0) read up to the log end; their fetch offset is their log end,
+//     which moves the high watermark and may bring them back into the ISR. A follower whose
+//     last fetched epoch ends earlier on the leader gets DivergingEpoch and no records, and
+//     truncates (KIP-595 truncation on fetch).
 //   - v13+ (topic ids) is not advertised.
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -118,8 +123,14 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 		}
 		return 0, fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
 	}
+	if !p.isLeader.Load() {
+		return 0, fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
+	}
 	if err := checkLeaderEpoch(p, rp.CurrentLeaderEpoch); err != nil {
 		return 0, err
+	}
+	if req.ReplicaID >= 0 {
+		return s.fetchForFollower(req.ReplicaID, p, rp, budget, first, sp)
 	}
 	hw := p.highWatermark()
 	sp.HighWatermark = hw
@@ -145,7 +156,7 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 	}
 	res, err := p.log.Read(rp.FetchOffset, int32(limit), upTo, first)
 	if err != nil {
-		if err == log.ErrOffsetOutOfRange {
+		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		return 0, err
@@ -167,4 +178,39 @@ func checkLeaderEpoch(p *partition, clientEpoch int32) error {
 		return fmt.Errorf("%w: request epoch %d, leader epoch %d", kerr.UnknownLeaderEpoch, clientEpoch, ours)
 	}
 	return nil
+}
+
+// fetchForFollower serves a follower's fetch: divergence check, follower state, then records
+// up to the log end.
+func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition) (int, error) {
+	sp.LogStartOffset = p.log.LogStartOffset()
+	if rp.LastFetchedEpoch >= 0 {
+		epoch, end := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
+		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
+			sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()
+			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
+			return 0, nil
+		}
+	}
+	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, time.Now())
+	if hwMoved {
+		p.wake()
+	}
+	if expand {
+		s.rm.proposeISRExpand(p, replica)
+	}
+	sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()
+	limit := min(int(rp.PartitionMaxBytes), budget)
+	if limit <= 0 && !first {
+		return 0, nil
+	}
+	res, err := p.log.Read(rp.FetchOffset, int32(max(limit, 0)), p.log.LogEndOffset(), first)
+	if err != nil {
+		if errors.Is(err, log.ErrOffsetOutOfRange) {
+			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
+		}
+		return 0, err
+	}
+	sp.RecordBatches = res.Data
+	return len(res.Data), nil
 }

@@ -7,8 +7,10 @@ package broker
 //     auto.create.topics.enable is set and the request allows it (always in v0-3,
 //     allow_auto_topic_creation in v4+), and answered LEADER_NOT_AVAILABLE in that response, as
 //     Kafka does; the next request sees it. A bad name gets INVALID_TOPIC_EXCEPTION.
-//   - The controller id is this broker (a live broker in the list) so that admin clients send
-//     CreateTopics and friends here; the cluster id comes from the metadata store.
+//   - Brokers and the controller id come from the metadata cache (the controller's
+//     UpdateMetadata in cluster mode; this broker on a single node), so the controller is a live
+//     broker in the list and admin clients send CreateTopics and friends there; the cluster id
+//     comes from the metadata store.
 //   - v10+ returns stable topic ids and accepts topics named by id (v12).
 //   - Authorized operations are not computed: Kafka's "omitted" value (INT32_MIN).
 
@@ -23,17 +25,14 @@ const authorizedOperationsOmitted = -2147483648
 
 func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
-	host, port := s.advertised()
-	b := kmsg.NewMetadataResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.BrokerID, host, port
-	if s.cfg.BrokerRack != "" {
-		rack := s.cfg.BrokerRack
-		b.Rack = &rack
+	for _, lb := range s.cache.liveBrokers() {
+		b := kmsg.NewMetadataResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		resp.Brokers = append(resp.Brokers, b)
 	}
-	resp.Brokers = []kmsg.MetadataResponseBroker{b}
 	clusterID := s.clusterID
 	resp.ClusterID = &clusterID
-	resp.ControllerID = s.cfg.BrokerID
+	resp.ControllerID = s.cache.controller()
 	resp.AuthorizedOperations = authorizedOperationsOmitted
 
 	allTopics := req.Topics == nil || (rc.version() == 0 && len(req.Topics) == 0)
@@ -109,7 +108,10 @@ func (s *Server) metadataTopic(t *topicMeta) kmsg.MetadataResponseTopic {
 		mp.LeaderEpoch = pm.leaderEpoch
 		mp.Replicas = pm.replicas
 		mp.ISR = pm.isr
-		mp.OfflineReplicas = []int32{}
+		mp.OfflineReplicas = pm.offline
+		if mp.OfflineReplicas == nil {
+			mp.OfflineReplicas = []int32{}
+		}
 		if pm.leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
 		}

@@ -48,7 +48,10 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 				}
 			}
 		}
-		t, err := s.createTopic(rc.ctx(), spec, req.ValidateOnly)
+		t, err := (*topicMeta)(nil), s.requireController()
+		if err == nil {
+			t, err = s.createTopic(rc.ctx(), spec, req.ValidateOnly)
+		}
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			if rc.version() >= 1 {

@@ -41,7 +41,10 @@ func (s *Server) handleDeleteTopics(rc *requestContext, req *kmsg.DeleteTopicsRe
 		if t, ok := s.cache.topic(name); ok {
 			st.TopicID = t.id
 		}
-		err := s.deleteTopic(rc.ctx(), name)
+		err := s.requireController()
+		if err == nil {
+			err = s.deleteTopic(rc.ctx(), name)
+		}
 		if err != nil {
 			st.ErrorCode = errorCode(err)
 			if rc.version() >= 5 {

@@ -32,7 +32,11 @@ func (s *Server) handleCreatePartitions(rc *requestContext, req *kmsg.CreatePart
 				assignment = append(assignment, a.Replicas)
 			}
 		}
-		if err := s.createPartitions(rc.ctx(), rt.Topic, rt.Count, assignment, req.ValidateOnly); err != nil {
+		err := s.requireController()
+		if err == nil {
+			err = s.createPartitions(rc.ctx(), rt.Topic, rt.Count, assignment, req.ValidateOnly)
+		}
+		if err != nil {
 			st.ErrorCode = errorCode(err)
 			st.ErrorMessage = errorMessage(err)
 			rc.conn.logger.Info().Err(err).Str("topic", rt.Topic).Msg("create partitions refused")

@@ -2,7 +2,7 @@ package broker
 
 // DescribeCluster (key 60), versions 0-1.
 //
-//   - The live brokers, the cluster id and the controller id (this broker in single-node mode).
+//   - The live brokers, the cluster id and the controller id, from the metadata cache.
 //   - v1 endpoint_type: 1 (brokers) is answered; 2 (controllers) gets UNSUPPORTED_ENDPOINT_TYPE.
 
 import (
@@ -18,15 +18,12 @@ func (s *Server) handleDescribeCluster(rc *requestContext, req *kmsg.DescribeClu
 		return resp, nil
 	}
 	resp.ClusterID = s.clusterID
-	resp.ControllerID = s.cfg.BrokerID
+	resp.ControllerID = s.cache.controller()
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
-	host, port := s.advertised()
-	b := kmsg.NewDescribeClusterResponseBroker()
-	b.NodeID, b.Host, b.Port = s.cfg.BrokerID, host, port
-	if s.cfg.BrokerRack != "" {
-		rack := s.cfg.BrokerRack
-		b.Rack = &rack
+	for _, lb := range s.cache.liveBrokers() {
+		b := kmsg.NewDescribeClusterResponseBroker()
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		resp.Brokers = append(resp.Brokers, b)
 	}
-	resp.Brokers = []kmsg.DescribeClusterResponseBroker{b}
 	return resp, nil
 }

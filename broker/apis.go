@@ -50,6 +50,11 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		// feature checks (balanced consumer: FindCoordinator/JoinGroup/SyncGroup/Heartbeat/
 		// LeaveGroup v0, OffsetCommit/OffsetFetch v1); OffsetCommit/OffsetFetch stop at 9
 		// (v10 addresses topics by id).
+		// Controller to broker (cluster mode). Clients never send these.
+		{key: 4, min: 2, max: 7, handle: handler(s.handleLeaderAndISR)},
+		{key: 5, min: 1, max: 4, handle: handler(s.handleStopReplica)},
+		{key: 6, min: 5, max: 8, handle: handler(s.handleUpdateMetadata)},
+		{key: 7, min: 1, max: 3, handle: handler(s.handleControlledShutdown)},
 		{key: 8, min: 0, max: 9, handle: handler(s.handleOffsetCommit)},
 		{key: 9, min: 0, max: 9, handle: handler(s.handleOffsetFetch)},
 		{key: 10, min: 0, max: 6, handle: handler(s.handleFindCoordinator)},
@@ -63,12 +68,15 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
 		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
+		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
+		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},
 		{key: 44, min: 0, max: 1, handle: handler(s.handleIncrementalAlterConfigs)},
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
+		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 	}
 	table := make(map[int16]api, len(rows))

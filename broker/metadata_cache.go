@@ -24,18 +24,91 @@ type partitionMeta struct {
 	leaderEpoch int32
 	replicas    []int32
 	isr         []int32
+	offline     []int32
 }
 
 // metadataCache is the broker's view of topics, answered from memory by Metadata,
 // DescribeConfigs and the admin handlers. In cluster mode UpdateMetadata will feed it.
 type metadataCache struct {
-	mu     sync.RWMutex
-	topics map[string]*topicMeta
-	byID   map[[16]byte]*topicMeta
+	mu           sync.RWMutex
+	topics       map[string]*topicMeta
+	byID         map[[16]byte]*topicMeta
+	brokers      map[int32]brokerMeta
+	controllerID int32
+	changed      chan struct{} // closed and replaced on every change, for waiters
+}
+
+// brokerMeta is a live broker as clients should reach it.
+type brokerMeta struct {
+	id   int32
+	host string
+	port int32
+	rack *string
 }
 
 func newMetadataCache() *metadataCache {
-	return &metadataCache{topics: make(map[string]*topicMeta), byID: make(map[[16]byte]*topicMeta)}
+	return &metadataCache{topics: make(map[string]*topicMeta), byID: make(map[[16]byte]*topicMeta),
+		brokers: make(map[int32]brokerMeta), controllerID: -1, changed: make(chan struct{})}
+}
+
+// notifyLocked wakes everything waiting for a change.
+func (c *metadataCache) notifyLocked() {
+	close(c.changed)
+	c.changed = make(chan struct{})
+}
+
+// changes returns a channel closed at the next change.
+func (c *metadataCache) changes() <-chan struct{} {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.changed
+}
+
+// setBrokers replaces the live brokers and the controller id.
+func (c *metadataCache) setBrokers(brokers []brokerMeta, controllerID int32) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.brokers = make(map[int32]brokerMeta, len(brokers))
+	for _, b := range brokers {
+		c.brokers[b.id] = b
+	}
+	c.controllerID = controllerID
+	c.notifyLocked()
+}
+
+// addBroker records one broker's address (LeaderAndIsr live leaders) without replacing others.
+func (c *metadataCache) addBroker(b brokerMeta) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if _, ok := c.brokers[b.id]; !ok {
+		c.brokers[b.id] = b
+		c.notifyLocked()
+	}
+}
+
+func (c *metadataCache) broker(id int32) (brokerMeta, bool) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	b, ok := c.brokers[id]
+	return b, ok
+}
+
+// liveBrokers returns the live brokers sorted by id.
+func (c *metadataCache) liveBrokers() []brokerMeta {
+	c.mu.RLock()
+	out := make([]brokerMeta, 0, len(c.brokers))
+	for _, b := range c.brokers {
+		out = append(out, b)
+	}
+	c.mu.RUnlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+func (c *metadataCache) controller() int32 {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
+	return c.controllerID
 }
 
 func (c *metadataCache) topic(name string) (*topicMeta, bool) {
@@ -60,6 +133,7 @@ func (c *metadataCache) put(t *topicMeta) {
 	}
 	c.topics[t.name] = t
 	c.byID[t.id] = t
+	c.notifyLocked()
 }
 
 func (c *metadataCache) remove(name string) {
@@ -68,6 +142,7 @@ func (c *metadataCache) remove(name string) {
 	if old, ok := c.topics[name]; ok {
 		delete(c.byID, old.id)
 		delete(c.topics, name)
+		c.notifyLocked()
 	}
 }
 

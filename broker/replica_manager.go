@@ -36,6 +36,11 @@ type replicaManager struct {
 	// found maps partition directories present on disk at start to their log dir; filled
 	// by scanDirs and consumed as topics are loaded.
 	found map[log.TopicPartition]string
+	// isr sends ISR changes to the controller (cluster mode only; nil on a single node).
+	isr *isrChanger
+	// fetchers replicate the partitions this broker follows (cluster mode only).
+	fetchers *fetcherManager
+
 	// recovery, start and high-watermark offsets read from the checkpoints at start.
 	recovery, start, hwCheckpoint map[log.TopicPartition]int64
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"kbroker/broker/config"
+	"kbroker/broker/controller"
 	"kbroker/coordinator"
 	"kbroker/log"
 	"kbroker/zkmeta"
@@ -28,7 +29,11 @@ type Server struct {
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
 	clusterID   string
-	brokerEpoch int64
+	brokerEpoch atomic.Int64
+	ctrl        *controller.Controller // cluster mode: the controller campaign (cluster.go)
+	ctrlLink    controllerLink         // cluster mode: connection to the active controller
+	// ctrlEpochSeen is the newest controller epoch that sent LeaderAndIsr/UpdateMetadata/StopReplica.
+	ctrlEpochSeen atomic.Int32
 
 	cache *metadataCache
 	rm    *replicaManager
@@ -96,17 +101,14 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			s.closeData()
 		}
 	}()
-	if s.cfg.ZookeeperConnect != "" {
-		return fmt.Errorf("zookeeper.connect=%q: cluster mode is not available in this build; remove it to run a single-node broker with embedded metadata", s.cfg.ZookeeperConnect)
-	}
 	for _, dir := range s.cfg.LogDirs {
 		if err := os.MkdirAll(dir, 0o755); err != nil {
 			return fmt.Errorf("log dir %s: %w", dir, err)
 		}
 	}
-	store, err := zkmeta.OpenEmbedded(filepath.Join(s.cfg.LogDirs[0], embeddedMetadataDir), s.logger.With().Str("component", "zkmeta").Logger())
+	store, err := s.openStore(ctx)
 	if err != nil {
-		return fmt.Errorf("opening embedded metadata in %s: %w", s.cfg.LogDirs[0], err)
+		return fmt.Errorf("opening metadata: %w", err)
 	}
 	s.store = store
 	s.meta = zkmeta.NewMetadata(store)
@@ -129,17 +131,36 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("registering broker %d: %w", s.cfg.BrokerID, err)
 	}
-	s.brokerEpoch = epoch
-	if _, _, _, err := s.meta.TryElectController(ctx, s.cfg.BrokerID); err != nil {
-		return fmt.Errorf("controller election: %w", err)
-	}
-	if err := s.loadTopics(ctx); err != nil {
-		return err
-	}
-	s.startGroups()
-	for _, l := range s.listeners {
-		l := l
-		s.goroutine(func() { s.acceptLoop(l) })
+	s.brokerEpoch.Store(epoch)
+	if s.clustered() {
+		// Roles come from the controller's LeaderAndIsr; the listeners must be up first.
+		if err := s.rm.scanDirs(); err != nil {
+			return err
+		}
+		s.startGroups()
+		for _, l := range s.listeners {
+			l := l
+			s.goroutine(func() { s.acceptLoop(l) })
+		}
+		s.startCluster()
+	} else {
+		if _, _, _, err := s.meta.TryElectController(ctx, s.cfg.BrokerID); err != nil {
+			return fmt.Errorf("controller election: %w", err)
+		}
+		host, port := s.advertised()
+		var rack *string
+		if s.cfg.BrokerRack != "" {
+			rack = &s.cfg.BrokerRack
+		}
+		s.cache.setBrokers([]brokerMeta{{id: s.cfg.BrokerID, host: host, port: port, rack: rack}}, s.cfg.BrokerID)
+		if err := s.loadTopics(ctx); err != nil {
+			return err
+		}
+		s.startGroups()
+		for _, l := range s.listeners {
+			l := l
+			s.goroutine(func() { s.acceptLoop(l) })
+		}
 	}
 	s.goroutine(s.checkpointLoop)
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
@@ -148,7 +169,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.logger.Info().
 		Int32("broker_id", s.cfg.BrokerID).
 		Str("cluster_id", s.clusterID).
-		Int64("broker_epoch", s.brokerEpoch).
+		Int64("broker_epoch", s.brokerEpoch.Load()).
 		Strs("log_dirs", s.cfg.LogDirs).
 		Str("listeners", listenerString(s.cfg.Listeners)).
 		Dur("startup", time.Since(s.started)).
@@ -159,6 +180,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 // embeddedMetadataDir is where the embedded store keeps its journal, inside the first log dir.
 // The leading dot keeps it apart from partition directories.
 const embeddedMetadataDir = ".zkmeta"
+
+func embeddedDir(logDir string) string { return filepath.Join(logDir, embeddedMetadataDir) }
 
 // checkLogDirs refuses log dirs that belong to another broker or cluster, and writes
 // meta.properties into new ones.
@@ -284,6 +307,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	var err error
 	s.shutdownOnce.Do(func() {
 		s.logger.Info().Msg("broker shutting down")
+		if s.clustered() && s.cfg.ControlledShutdownEnable && s.rm != nil {
+			s.controlledShutdown(ctx)
+		}
 		s.cancel()
 		for _, l := range s.listeners {
 			l.Close()

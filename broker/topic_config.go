@@ -24,8 +24,7 @@ import (
 func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[string]string, validateOnly bool) error {
 	s.adminMu.Lock()
 	defer s.adminMu.Unlock()
-	t, ok := s.cache.topic(name)
-	if !ok {
+	if _, ok := s.cache.topic(name); !ok {
 		return fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, name)
 	}
 	tc, err := s.cfg.ResolveTopic(next)
@@ -38,8 +37,18 @@ func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[str
 	if err := s.meta.SetTopicConfig(ctx, name, next); err != nil {
 		return fmt.Errorf("writing config of topic %q: %w", name, err)
 	}
+	s.applyTopicConfig(name, next, tc)
+	return nil
+}
+
+// applyTopicConfig publishes a topic's new overrides to the cache and its hosted partitions.
+func (s *Server) applyTopicConfig(name string, overrides map[string]string, tc config.TopicConfig) {
+	t, ok := s.cache.topic(name)
+	if !ok {
+		return
+	}
 	nt := *t
-	nt.overrides, nt.config = next, tc
+	nt.overrides, nt.config = overrides, tc
 	s.cache.put(&nt)
 	for i := range nt.partitions {
 		if p, ok := s.rm.get(name, int32(i)); ok {
@@ -47,8 +56,7 @@ func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[str
 			p.cfg.Store(&cfg)
 		}
 	}
-	s.logger.Info().Str("topic", name).Interface("config", next).Msg("topic config changed")
-	return nil
+	s.logger.Info().Str("topic", name).Interface("config", overrides).Msg("topic config changed")
 }
 
 // incrementalOverrides applies IncrementalAlterConfigs operations to a copy of the current

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"sort"
 	"strings"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -51,8 +52,18 @@ type topicSpec struct {
 	configs           map[string]string
 }
 
-// liveBrokers lists the brokers that can hold replicas (this one in single-node mode).
-func (s *Server) liveBrokers() []int32 { return []int32{s.cfg.BrokerID} }
+// liveBrokers lists the brokers that can hold replicas, from the metadata cache (this one in
+// single-node mode).
+func (s *Server) liveBrokers() []int32 {
+	var out []int32
+	for _, b := range s.cache.liveBrokers() {
+		out = append(out, b.id)
+	}
+	if len(out) == 0 {
+		out = []int32{s.cfg.BrokerID}
+	}
+	return out
+}
 
 // resolveSpec fills defaults and validates a topic spec, returning the assignment to write.
 func (s *Server) resolveSpec(spec *topicSpec) (map[int32][]int32, error) {
@@ -156,24 +167,58 @@ func (s *Server) collidingTopic(name string) string {
 	return ""
 }
 
-// createTopic validates and (unless validateOnly) creates a topic and hosts its partitions.
+// createTopic validates and (unless validateOnly) creates a topic. On a single node it hosts
+// the partitions at once; in cluster mode it writes the znodes and waits (without holding the
+// admin lock) until the controller's UpdateMetadata shows every partition with a leader.
 func (s *Server) createTopic(ctx context.Context, spec topicSpec, validateOnly bool) (*topicMeta, error) {
 	s.adminMu.Lock()
-	defer s.adminMu.Unlock()
+	t, assignment, err := s.createTopicLocked(ctx, spec, validateOnly)
+	s.adminMu.Unlock()
+	if err != nil || validateOnly || !s.clustered() {
+		return t, err
+	}
+	var got *topicMeta
+	err = s.waitForMetadata(ctx, topicPropagationTimeout, func() bool {
+		ct, ok := s.cache.topic(spec.name)
+		if !ok || ct.id != t.id || len(ct.partitions) < len(assignment) {
+			return false
+		}
+		for _, pm := range ct.partitions {
+			if pm.leader < 0 {
+				return false
+			}
+		}
+		got = ct
+		return true
+	})
+	if err != nil {
+		return t, err
+	}
+	return got, nil
+}
+
+// topicPropagationTimeout bounds how long an admin request waits for the controller.
+const topicPropagationTimeout = 30 * time.Second
+
+func (s *Server) createTopicLocked(ctx context.Context, spec topicSpec, validateOnly bool) (*topicMeta, map[int32][]int32, error) {
 	assignment, err := s.resolveSpec(&spec)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	tc, err := s.cfg.ResolveTopic(spec.configs)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if validateOnly {
-		return &topicMeta{name: spec.name, partitions: make([]partitionMeta, len(assignment)), overrides: spec.configs, config: tc}, nil
+		parts := make([]partitionMeta, len(assignment))
+		for p, r := range assignment {
+			parts[p].replicas = r
+		}
+		return &topicMeta{name: spec.name, partitions: parts, overrides: spec.configs, config: tc}, assignment, nil
 	}
 	var id [16]byte
 	if _, err := rand.Read(id[:]); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	id[6] = id[6]&0x0f | 0x40 // version 4 UUID, as Kafka's Uuid.randomUuid
 	id[8] = id[8]&0x3f | 0x80
@@ -182,18 +227,21 @@ func (s *Server) createTopic(ctx context.Context, spec topicSpec, validateOnly b
 	}
 	err = s.meta.CreateTopic(ctx, zkmeta.TopicAssignment{Name: spec.name, ID: id, Partitions: assignment}, spec.configs)
 	if errors.Is(err, zkmeta.ErrTopicExists) {
-		return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, spec.name)
+		return nil, nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, spec.name)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("writing topic %q: %w", spec.name, err)
+		return nil, nil, fmt.Errorf("writing topic %q: %w", spec.name, err)
 	}
 	t := &topicMeta{name: spec.name, id: id, internal: isInternalTopic(spec.name), overrides: spec.configs, config: tc}
+	s.logger.Info().Str("topic", spec.name).Int("partitions", len(assignment)).Str("topic_id", encodeTopicID(id)).Msg("topic created")
+	if s.clustered() {
+		return t, assignment, nil // the controller elects leaders and sends LeaderAndIsr
+	}
 	if err := s.startPartitions(ctx, t, assignment, 0, true); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	s.cache.put(t)
-	s.logger.Info().Str("topic", spec.name).Int("partitions", len(assignment)).Str("topic_id", encodeTopicID(id)).Msg("topic created")
-	return t, nil
+	return t, assignment, nil
 }
 
 // startPartitions elects the first replica leader of partitions from..len(assignment) of t,
@@ -294,6 +342,15 @@ func (s *Server) deleteTopic(ctx context.Context, name string) error {
 	if err := s.meta.MarkTopicForDeletion(ctx, name); err != nil && !errors.Is(err, zkmeta.ErrNodeExists) {
 		return fmt.Errorf("marking topic %q for deletion: %w", name, err)
 	}
+	if s.clustered() {
+		// The controller stops the replicas, deletes their data and the znodes.
+		s.adminMu.Unlock()
+		defer s.adminMu.Lock()
+		return s.waitForMetadata(ctx, topicPropagationTimeout, func() bool {
+			ct, ok := s.cache.topic(name)
+			return !ok || ct.id != t.id
+		})
+	}
 	s.cache.remove(name)
 	var errs []error
 	for p := range t.partitions {
@@ -352,6 +409,22 @@ func (s *Server) createPartitions(ctx context.Context, name string, count int32,
 	}
 	if err := s.meta.SetTopicAssignment(ctx, ta, version); err != nil {
 		return fmt.Errorf("writing topic %q: %w", name, err)
+	}
+	if s.clustered() {
+		s.adminMu.Unlock()
+		defer s.adminMu.Lock()
+		return s.waitForMetadata(ctx, topicPropagationTimeout, func() bool {
+			ct, ok := s.cache.topic(name)
+			if !ok || int32(len(ct.partitions)) < count {
+				return false
+			}
+			for _, pm := range ct.partitions {
+				if pm.leader < 0 {
+					return false
+				}
+			}
+			return true
+		})
 	}
 	nt := *t
 	if err := s.startPartitions(ctx, &nt, ta.Partitions, cur, true); err != nil {

@@ -1,0 +1,134 @@
+package broker
+
+// LeaderAndIsr (key 4), versions 2-7: the controller tells this broker which partitions it
+// leads and which it follows (cluster mode; the controller sends v6).
+//
+//   - A request from an older controller epoch than one already seen gets
+//     STALE_CONTROLLER_EPOCH; one addressed to an older broker epoch (a previous registration
+//     of this broker) gets STALE_BROKER_EPOCH. Partition states with a leader epoch older than
+//     the known one are ignored.
+//   - Leader: the partition's log is opened (created when new) and it serves produce and fetch
+//     from now on; its follower fetcher stops. Follower: the replica fetcher for the leader takes
+//     it. For __consumer_offsets, the group coordinator loads or resigns the partition.
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/broker/config"
+	"kbroker/log"
+)
+
+func (s *Server) handleLeaderAndISR(rc *requestContext, req *kmsg.LeaderAndISRRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
+	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	for _, ll := range req.LiveLeaders {
+		s.cache.addBroker(brokerMeta{id: ll.BrokerID, host: ll.Host, port: ll.Port})
+	}
+	for _, ts := range req.TopicStates {
+		rt := kmsg.NewLeaderAndISRResponseTopic()
+		rt.TopicID = ts.TopicID
+		tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
+		for _, ps := range ts.PartitionStates {
+			rp := kmsg.NewLeaderAndISRResponseTopicPartition()
+			rp.Topic, rp.Partition = ts.Topic, ps.Partition
+			if err := s.applyLeaderAndISR(ts.Topic, ts.TopicID, tc, ps); err != nil {
+				rp.ErrorCode = errorCode(err)
+				if rp.ErrorCode == kerr.UnknownServerError.Code {
+					rp.ErrorCode = kerr.KafkaStorageError.Code
+				}
+				rc.conn.logger.Error().Err(err).Str("topic", ts.Topic).Int32("partition", ps.Partition).Msg("applying LeaderAndIsr")
+			}
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		s.ensureTopicInCache(ts.Topic, ts.TopicID, overrides, tc)
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, nil
+}
+
+// checkControllerRequest fences requests from stale controllers or for a stale registration.
+// A single node runs no controller and takes none of its requests.
+func (s *Server) checkControllerRequest(controllerEpoch int32, brokerEpoch int64) int16 {
+	if !s.clustered() {
+		s.logger.Warn().Msg("controller request refused: this broker runs without zookeeper.connect")
+		return kerr.StaleControllerEpoch.Code
+	}
+	for {
+		seen := s.ctrlEpochSeen.Load()
+		if controllerEpoch < seen {
+			return kerr.StaleControllerEpoch.Code
+		}
+		if s.ctrlEpochSeen.CompareAndSwap(seen, controllerEpoch) {
+			break
+		}
+	}
+	if brokerEpoch != -1 && brokerEpoch < s.brokerEpoch.Load() {
+		return kerr.StaleBrokerEpoch.Code
+	}
+	return 0
+}
+
+// applyLeaderAndISR makes this broker leader or follower of one partition.
+func (s *Server) applyLeaderAndISR(topic string, id [16]byte, tc config.TopicConfig, ps kmsg.LeaderAndISRRequestTopicPartition) error {
+	tp := log.TopicPartition{Topic: topic, Partition: ps.Partition}
+	if !slices.Contains(ps.Replicas, s.cfg.BrokerID) {
+		return fmt.Errorf("%w: broker %d is not a replica of %s-%d", kerr.NotLeaderForPartition, s.cfg.BrokerID, topic, ps.Partition)
+	}
+	st := leaderState{leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, partitionEpoch: ps.ZKVersion, replicas: ps.Replicas, isr: ps.ISR}
+	if ps.Leader == s.cfg.BrokerID {
+		s.rm.fetchers.unfollow(tp)
+		if _, err := s.rm.makeLeader(tp, id, tc, st); err != nil {
+			return err
+		}
+		if topic == offsetsTopic && s.groups != nil {
+			s.groups.BecomeLeader(ps.Partition)
+		}
+		return nil
+	}
+	p, err := s.rm.makeFollower(tp, id, tc, st)
+	if err != nil {
+		return err
+	}
+	if topic == offsetsTopic && s.groups != nil {
+		s.groups.Resign(ps.Partition)
+	}
+	if ps.Leader >= 0 {
+		s.rm.fetchers.follow(ps.Leader, p)
+	} else {
+		s.rm.fetchers.unfollow(tp)
+	}
+	return nil
+}
+
+// topicConfigFor returns a topic's effective config: from the cache, else from ZooKeeper.
+func (s *Server) topicConfigFor(ctx context.Context, topic string) (config.TopicConfig, map[string]string) {
+	if t, ok := s.cache.topic(topic); ok {
+		return t.config, t.overrides
+	}
+	overrides, err := s.meta.TopicConfig(ctx, topic)
+	if err != nil {
+		overrides = nil
+	}
+	tc, err := s.cfg.ResolveTopic(overrides)
+	if err != nil {
+		s.logger.Warn().Err(err).Str("topic", topic).Msg("stored topic config is invalid; using broker defaults")
+		tc, _ = s.cfg.ResolveTopic(nil)
+	}
+	return tc, overrides
+}
+
+// ensureTopicInCache adds a topic the controller told us about before UpdateMetadata did.
+func (s *Server) ensureTopicInCache(topic string, id [16]byte, overrides map[string]string, tc config.TopicConfig) {
+	if _, ok := s.cache.topic(topic); ok {
+		return
+	}
+	s.cache.put(&topicMeta{name: topic, id: id, internal: isInternalTopic(topic), overrides: overrides, config: tc})
+}

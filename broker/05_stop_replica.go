@@ -1,0 +1,54 @@
+package broker
+
+// StopReplica (key 5), versions 1-4 (the controller sends v3): stop following or leading
+// partitions; with delete set (topic deletion, epoch -2) their data is removed.
+//
+//   - Fenced like LeaderAndIsr (STALE_CONTROLLER_EPOCH, STALE_BROKER_EPOCH).
+//   - Without delete the partition stays on disk and stops serving (NOT_LEADER_OR_FOLLOWER)
+//     until a LeaderAndIsr gives it a role again.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/log"
+)
+
+func (s *Server) handleStopReplica(rc *requestContext, req *kmsg.StopReplicaRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.StopReplicaResponse)
+	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	stop := func(topic string, partition int32, del bool) {
+		tp := log.TopicPartition{Topic: topic, Partition: partition}
+		rp := kmsg.NewStopReplicaResponsePartition()
+		rp.Topic, rp.Partition = topic, partition
+		if s.rm.fetchers != nil {
+			s.rm.fetchers.unfollow(tp)
+		}
+		if topic == offsetsTopic && s.groups != nil {
+			s.groups.Resign(partition)
+		}
+		if del {
+			if err := s.rm.removePartition(tp); err != nil {
+				rp.ErrorCode = errorCode(err)
+				rc.conn.logger.Error().Err(err).Str("topic", topic).Int32("partition", partition).Msg("deleting partition")
+			}
+		} else if p, ok := s.rm.get(topic, partition); ok {
+			p.becomeFollower(leaderState{leader: -1, leaderEpoch: p.leaderEpoch.Load(), partitionEpoch: p.partitionEpoch})
+		}
+		resp.Partitions = append(resp.Partitions, rp)
+	}
+	for _, t := range req.Topics {
+		if rc.version() >= 3 {
+			for _, ps := range t.PartitionStates {
+				stop(t.Topic, ps.Partition, ps.Delete)
+			}
+		} else {
+			for _, p := range t.Partitions {
+				stop(t.Topic, p, req.DeletePartitions)
+			}
+		}
+	}
+	return resp, nil
+}

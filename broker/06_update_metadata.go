@@ -1,0 +1,57 @@
+package broker
+
+// UpdateMetadata (key 6), versions 5-8 (the controller sends v7): the live brokers, the
+// controller and partition states, which Metadata, FindCoordinator and the replica fetchers
+// answer from. A partition with leader -2 belongs to a topic being deleted: the topic leaves
+// the cache.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+const leaderDuringDelete = -2
+
+func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetadataRequest) (kmsg.Response, error) {
+	resp := req.ResponseKind().(*kmsg.UpdateMetadataResponse)
+	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
+		resp.ErrorCode = code
+		return resp, nil
+	}
+	brokers := make([]brokerMeta, 0, len(req.LiveBrokers))
+	for _, lb := range req.LiveBrokers {
+		b := brokerMeta{id: lb.ID, host: lb.Host, port: lb.Port, rack: lb.Rack}
+		if len(lb.Endpoints) > 0 {
+			b.host, b.port = lb.Endpoints[0].Host, lb.Endpoints[0].Port
+		}
+		brokers = append(brokers, b)
+	}
+	s.cache.setBrokers(brokers, req.ControllerID)
+	for _, ts := range req.TopicStates {
+		deleting := false
+		for _, ps := range ts.PartitionStates {
+			if ps.Leader == leaderDuringDelete {
+				deleting = true
+			}
+		}
+		if deleting {
+			s.cache.remove(ts.Topic)
+			continue
+		}
+		var nt topicMeta
+		if t, ok := s.cache.topic(ts.Topic); ok && t.id == ts.TopicID {
+			nt = *t
+			nt.partitions = append([]partitionMeta(nil), t.partitions...)
+		} else {
+			tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
+			nt = topicMeta{name: ts.Topic, id: ts.TopicID, internal: isInternalTopic(ts.Topic), overrides: overrides, config: tc}
+		}
+		for _, ps := range ts.PartitionStates {
+			for int(ps.Partition) >= len(nt.partitions) {
+				nt.partitions = append(nt.partitions, partitionMeta{leader: -1})
+			}
+			nt.partitions[ps.Partition] = partitionMeta{leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, replicas: ps.Replicas, isr: ps.ISR, offline: ps.OfflineReplicas}
+		}
+		s.cache.put(&nt)
+	}
+	return resp, nil
+}
