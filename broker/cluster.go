@@ -254,7 +254,6 @@ func (s *Server) waitForMetadata(ctx context.Context, timeout time.Duration, con
 	}
 }
 
-
 // requireController refuses admin requests that Kafka serves only on the active controller
 // (CreateTopics, DeleteTopics, CreatePartitions) when this broker is not it.
 func (s *Server) requireController() error {
