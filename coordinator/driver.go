@@ -37,11 +37,13 @@ type Coordinator struct {
 	logger  zerolog.Logger
 	loadBuf int
 
-	in     chan envelope
-	done   chan struct{}
-	reqSeq atomic.Uint64
+	in      chan envelope
+	done    chan struct{}
+	reqSeq  atomic.Uint64
+	loaders sync.WaitGroup // loading goroutines; Run waits for them before returning
 
 	mu       sync.Mutex
+	closed   bool // Run has ended: no new loaders
 	status   map[int32]partStatus
 	loadWait map[int32][]chan struct{}
 
@@ -116,12 +118,19 @@ func (c *Coordinator) BecomeLeader(partition int32) <-chan struct{} {
 		c.mu.Unlock()
 		return ch
 	}
+	if c.closed {
+		c.mu.Unlock()
+		return ch
+	}
 	c.status[partition] = partLoading
+	c.loaders.Add(1)
 	c.mu.Unlock()
 	if !c.post(envelope{ev: PartitionLoading{Partition: partition}}) {
+		c.loaders.Done()
 		return ch
 	}
 	go func() {
+		defer c.loaders.Done()
 		start := time.Now()
 		ev, err := c.load(partition)
 		if err != nil {
@@ -173,14 +182,19 @@ func (c *Coordinator) post(e envelope) bool {
 	}
 }
 
-// Run is the driver loop; it returns when ctx ends.
+// Run is the driver loop; it returns when ctx ends, after the loading goroutines it
+// started have ended.
 func (c *Coordinator) Run(ctx context.Context) {
 	c.ctx = ctx
 	defer func() {
 		for _, t := range c.timers {
 			t.Stop()
 		}
+		c.mu.Lock()
+		c.closed = true
+		c.mu.Unlock()
 		close(c.done)
+		c.loaders.Wait()
 	}()
 	for {
 		select {
