@@ -75,7 +75,7 @@ func (m *Machine) newMemberJoin(g *group, ev *JoinGroup) {
 	newID := m.cfg.NewMemberID(prefix)
 	switch {
 	case ev.InstanceID != "":
-		if oldID, ok := g.static[ev.InstanceID]; ok {
+		if oldID, ok := g.static[ev.InstanceID]; ok && g.has(oldID) {
 			m.replaceStaticMember(g, ev, oldID, newID)
 		} else {
 			m.addMemberAndRebalance(g, ev, newID)
@@ -437,6 +437,9 @@ func (m *Machine) heartbeatExpired(g *group, id string) {
 
 // removeMemberAndUpdate removes a member and moves the group on.
 func (m *Machine) removeMemberAndUpdate(g *group, mem *member) {
+	if mem == nil {
+		return
+	}
 	if mem.joinReq != 0 {
 		m.reply(mem.joinReq, joinErr("", kerr.UnknownMemberID.Code))
 	}
