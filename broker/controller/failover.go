@@ -62,6 +62,14 @@ func (t *term) failover() error {
 	if err := t.triggerOnline(); err != nil {
 		return err
 	}
+	// Replicas on brokers that are not registered leave the ISRs, as Kafka's replica state
+	// machine moves them to OfflineReplica at failover; otherwise a broker that died with
+	// the previous controller would hold acks=all produces until replica.lag.time.max.ms.
+	for _, id := range t.unregisteredReplicaBrokers() {
+		if err := t.removeReplicaFromISRs(id, t.partitionsOn(id)); err != nil {
+			return err
+		}
+	}
 	t.flush()
 	if err := t.queueDeletions(marked); err != nil {
 		return err
@@ -158,4 +166,22 @@ func (t *term) loadTopic(name string) error {
 // scheduleRebalance arms the auto-rebalance timer.
 func (t *term) scheduleRebalance(d time.Duration) {
 	t.rebalance = time.AfterFunc(d, func() { t.post(evRebalance{}) })
+}
+
+// unregisteredReplicaBrokers lists the broker ids that hold replicas but are not registered.
+func (t *term) unregisteredReplicaBrokers() []int32 {
+	seen := map[int32]bool{}
+	var out []int32
+	for _, name := range t.sortedTopics() {
+		ti := t.topics[name]
+		for _, p := range sortedParts(ti.replicas) {
+			for _, r := range ti.replicas[p] {
+				if !seen[r] && !t.registered(r) {
+					seen[r] = true
+					out = append(out, r)
+				}
+			}
+		}
+	}
+	return out
 }

@@ -285,6 +285,13 @@ func TestPreferredElection(t *testing.T) {
 	c.kill(1)
 	c.wantState("t", 0, 2, []int32{2})
 	c.register(1)
+	eventually(t, "controller sees broker 1 again", func() error {
+		known, err := call(context.Background(), rc.Controller, func(t *term) (bool, error) { return t.registered(1), nil })
+		if err == nil && !known {
+			err = errors.New("broker 1 not registered yet")
+		}
+		return err
+	})
 	settle(t, rc)
 	// 1 is back but not in the ISR: not eligible yet.
 	resp := rc.ElectLeaders(context.Background(), electReq(2, 0, "t", 0, 1, 5))
