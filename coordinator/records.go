@@ -165,6 +165,9 @@ func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, e
 			return -1, errShortBatch
 		}
 		size := h.Size()
+		if size < protocol.BatchHeaderSize {
+			return next, fmt.Errorf("batch at offset %d: length %d is too small", h.BaseOffset, h.Length)
+		}
 		if size > len(data) {
 			if next >= 0 {
 				return next, nil
