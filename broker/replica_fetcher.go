@@ -243,7 +243,12 @@ func (f *replicaFetcher) fetchOnce(parts []*partition) error {
 				continue
 			}
 			if err := f.apply(p, rp); err != nil {
-				f.logger.Warn().Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replica fetch partition failed")
+				ev := f.logger.Warn()
+				var ke *kerr.Error
+				if errors.As(err, &ke) && ke.Retriable {
+					ev = f.logger.Debug() // leadership moving: the next LeaderAndIsr settles it
+				}
+				ev.Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replica fetch partition failed")
 				f.backoff(tp)
 			}
 		}

@@ -127,7 +127,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.listen(); err != nil {
 		return err
 	}
-	epoch, err := s.meta.RegisterBroker(ctx, s.brokerInfo())
+	epoch, err := s.register(ctx)
 	if err != nil {
 		return fmt.Errorf("registering broker %d: %w", s.cfg.BrokerID, err)
 	}
@@ -393,4 +393,23 @@ func listenerString(ls []config.Listener) string {
 		out += fmt.Sprintf("%s://%s:%d", l.Name, l.Host, l.Port)
 	}
 	return out
+}
+
+// register writes this broker's registration. After a kill -9 the previous process's
+// ephemeral registration lives until its ZooKeeper session expires; rather than failing to
+// start (as Kafka does), wait for that, up to 1.5 session timeouts.
+func (s *Server) register(ctx context.Context) (int64, error) {
+	deadline := time.Now().Add(time.Duration(s.cfg.ZookeeperSessionTimeoutMs) * time.Millisecond * 3 / 2)
+	for {
+		epoch, err := s.meta.RegisterBroker(ctx, s.brokerInfo())
+		if err == nil || !errors.Is(err, zkmeta.ErrNodeExists) || time.Now().After(deadline) {
+			return epoch, err
+		}
+		s.logger.Info().Msg("broker id still registered by a previous session; waiting for it to expire")
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(500 * time.Millisecond):
+		}
+	}
 }
