@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 	"strings"
@@ -402,10 +403,101 @@ func groupRead(t testing.TB, c *testCluster, group, topic string, want int, sett
 	return vals
 }
 
+// coordinatorAnswers asks every live broker for the coordinator of group:
+// in Kafka any broker answers with the leader of the group's
+// __consumer_offsets partition. It returns the id most brokers name (-1 when
+// none does) and a description of every answer that differs from it.
+func (c *testCluster) coordinatorAnswers(group string) (int32, []string) {
+	answers := map[int32]string{}
+	votes := map[int32]int{}
+	for _, id := range c.up() {
+		n, err := c.findCoordinator(id, group)
+		if err != nil {
+			answers[id] = err.Error()
+			continue
+		}
+		answers[id] = "coordinator " + strconv.Itoa(int(n))
+		votes[n]++
+	}
+	best := int32(-1)
+	for n, v := range votes {
+		if best < 0 || v > votes[best] {
+			best = n
+		}
+	}
+	var odd []string
+	for id, a := range answers {
+		if a != "coordinator "+strconv.Itoa(int(best)) {
+			odd = append(odd, fmt.Sprintf("broker %d: %s", id, a))
+		}
+	}
+	slices.Sort(odd)
+	return best, odd
+}
+
+// fetchCommittedFrom sends OffsetFetch for group's partitions 0..parts-1 of
+// topic to broker id and returns partition -> committed offset.
+func (c *testCluster) fetchCommittedFrom(id int32, group, topic string, parts int32) (map[int32]int64, error) {
+	req := kmsg.NewPtrOffsetFetchRequest()
+	var ps []int32
+	for p := int32(0); p < parts; p++ {
+		ps = append(ps, p)
+	}
+	// Both layouts: v0-7 read Group/Topics, v8+ read Groups.
+	req.Group = group
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = topic, ps
+	req.Topics = append(req.Topics, rt)
+	rg := kmsg.NewOffsetFetchRequestGroup()
+	rg.Group = group
+	gt := kmsg.NewOffsetFetchRequestGroupTopic()
+	gt.Topic, gt.Partitions = topic, ps
+	rg.Topics = append(rg.Topics, gt)
+	req.Groups = append(req.Groups, rg)
+	resp, err := c.request(id, req, 10*time.Second)
+	if err != nil {
+		return nil, fmt.Errorf("OffsetFetch %s on broker %d: %w", group, id, err)
+	}
+	fr := resp.(*kmsg.OffsetFetchResponse)
+	out := map[int32]int64{}
+	collect := func(code int16, topics []kmsg.OffsetFetchResponseGroupTopic) error {
+		if err := kerr.ErrorForCode(code); err != nil {
+			return fmt.Errorf("OffsetFetch %s on broker %d: %w", group, id, err)
+		}
+		for _, tp := range topics {
+			for _, p := range tp.Partitions {
+				if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+					return fmt.Errorf("OffsetFetch %s on broker %d: %s-%d: %w", group, id, tp.Topic, p.Partition, err)
+				}
+				if tp.Topic == topic && p.Offset >= 0 {
+					out[p.Partition] = p.Offset
+				}
+			}
+		}
+		return nil
+	}
+	if len(fr.Groups) > 0 {
+		return out, collect(fr.Groups[0].ErrorCode, fr.Groups[0].Topics)
+	}
+	var topics []kmsg.OffsetFetchResponseGroupTopic
+	for _, tp := range fr.Topics {
+		gt := kmsg.NewOffsetFetchResponseGroupTopic()
+		gt.Topic = tp.Topic
+		for _, p := range tp.Partitions {
+			gp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
+			gp.Partition, gp.Offset, gp.ErrorCode = p.Partition, p.Offset, p.ErrorCode
+			gt.Partitions = append(gt.Partitions, gp)
+		}
+		topics = append(topics, gt)
+	}
+	return out, collect(fr.ErrorCode, topics)
+}
+
 // TestClusterGroupCoordinatorFailover commits a group's offsets, kills the
-// broker that coordinates the group, and checks that FindCoordinator moves
-// to another broker, that the committed offsets read back the same, and that
-// a new member resumes from them.
+// broker that coordinates the group, and checks that every live broker's
+// FindCoordinator moves to the same other broker, that the committed offsets
+// read back the same from it (raw OffsetFetch and kadm.FetchOffsets), and
+// that a new member resumes from them.
 func TestClusterGroupCoordinatorFailover(t *testing.T) {
 	const (
 		topic = "groupfail"
@@ -432,10 +524,27 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 		t.Fatalf("first member read %d records, want 30", len(got))
 	}
 
-	adm := kadm.NewClient(c.client(t))
-	before, err := committedOffsets(ctx, adm, group, topic)
-	if err != nil || len(before) != int(parts) {
-		t.Fatalf("committed offsets before the failover: %v (err %v)", before, err)
+	// Any broker answers FindCoordinator with the same broker.
+	var coord int32
+	clusterWait(t, 30*time.Second, "a broker names the group coordinator", func() error {
+		var odd []string
+		coord, odd = c.coordinatorAnswers(group)
+		if coord < 0 {
+			return fmt.Errorf("no coordinator: %v", odd)
+		}
+		return nil
+	})
+	if _, odd := c.coordinatorAnswers(group); len(odd) > 0 {
+		t.Errorf("FindCoordinator %s: broker(s) disagree with coordinator %d: %v", group, coord, odd)
+	}
+	var before map[int32]int64
+	clusterWait(t, 30*time.Second, fmt.Sprintf("committed offsets from coordinator %d", coord), func() error {
+		var err error
+		before, err = c.fetchCommittedFrom(coord, group, topic, parts)
+		return err
+	})
+	if len(before) != int(parts) {
+		t.Fatalf("committed offsets before the failover: %v, want %d partitions", before, parts)
 	}
 	for p, o := range before {
 		if o != 10 {
@@ -443,51 +552,48 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 		}
 	}
 
-	var coord int32
-	clusterWait(t, 30*time.Second, "group coordinator", func() error {
-		var err error
-		coord, err = c.findCoordinator(c.up()[0], group)
-		return err
-	})
 	killed := time.Now()
 	c.kill(coord)
 	var moved int32
 	clusterWait(t, 90*time.Second, fmt.Sprintf("FindCoordinator away from killed broker %d", coord), func() error {
-		var errs []error
-		for _, id := range c.up() {
-			n, err := c.findCoordinator(id, group)
-			if err != nil {
-				errs = append(errs, err)
-				continue
-			}
-			if n == coord || !slices.Contains(c.up(), n) {
-				errs = append(errs, fmt.Errorf("broker %d names coordinator %d", id, n))
-				continue
-			}
-			moved = n
-			return nil
-		}
-		return errors.Join(errs...)
-	})
-	movedAfter := time.Since(killed)
-	var after map[int32]int64
-	clusterWait(t, 60*time.Second, "committed offsets readable from the new coordinator", func() error {
-		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		var err error
-		after, err = committedOffsets(fctx, adm, group, topic)
-		if err != nil {
-			return err
-		}
-		if len(after) != len(before) {
-			return fmt.Errorf("got %v", after)
+		var odd []string
+		moved, odd = c.coordinatorAnswers(group)
+		if moved < 0 || moved == coord || !slices.Contains(c.up(), moved) {
+			return fmt.Errorf("brokers name %d: %v", moved, odd)
 		}
 		return nil
+	})
+	movedAfter := time.Since(killed)
+	if _, odd := c.coordinatorAnswers(group); len(odd) > 0 {
+		t.Errorf("after the failover, FindCoordinator %s: broker(s) disagree with coordinator %d: %v", group, moved, odd)
+	}
+	var after map[int32]int64
+	clusterWait(t, 60*time.Second, fmt.Sprintf("committed offsets from the new coordinator %d", moved), func() error {
+		var err error
+		after, err = c.fetchCommittedFrom(moved, group, topic, parts)
+		if err == nil && len(after) != len(before) {
+			err = fmt.Errorf("got %v", after)
+		}
+		return err
 	})
 	for p, o := range before {
 		if after[p] != o {
 			t.Errorf("partition %d: committed %d before the coordinator died, %d after", p, o, after[p])
 		}
+	}
+	adm := kadm.NewClient(c.client(t))
+	var viaAdmin map[int32]int64
+	var admErr error
+	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(200 * time.Millisecond) {
+		fctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		viaAdmin, admErr = committedOffsets(fctx, adm, group, topic)
+		cancel()
+		if admErr == nil {
+			break
+		}
+	}
+	if admErr != nil || !maps.Equal(viaAdmin, before) {
+		t.Errorf("kadm.FetchOffsets after the failover: %v (%v), want %v", viaAdmin, admErr, before)
 	}
 
 	produce("second", 2)

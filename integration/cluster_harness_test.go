@@ -338,11 +338,22 @@ func (c *testCluster) probe(id int32) *kgo.Broker {
 	return p.SeedBrokers()[0]
 }
 
-// request sends req to broker id alone, bounded by timeout.
+// request sends req to broker id alone, bounded by timeout. A request
+// that fails on a connection the broker has closed (after a restart, or
+// idle) is sent again on a new connection, up to three times.
 func (c *testCluster) request(id int32, req kmsg.Request, timeout time.Duration) (kmsg.Response, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), timeout)
 	defer cancel()
-	return c.probe(id).Request(ctx, req)
+	var err error
+	for attempt := 0; attempt < 3; attempt++ {
+		var resp kmsg.Response
+		resp, err = c.probe(id).Request(ctx, req)
+		if err == nil || ctx.Err() != nil {
+			return resp, err
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return nil, err
 }
 
 // partitionView is one partition in a broker's Metadata answer.
