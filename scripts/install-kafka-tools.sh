@@ -25,7 +25,7 @@ version="${1:?usage: install-kafka-tools.sh <version> [dest]}"
 repo=$(cd "$(dirname "$0")/.." && pwd)
 dest="${2:-$repo/.cache/kafka-$version}"
 m2="${KBROKER_M2:-$repo/.cache/m2}"
-stamp="kafka $version tools v3"
+stamp="kafka $version tools v4"
 
 if [ -f "$dest/.complete" ] && [ "$(cat "$dest/.complete")" = "$stamp" ]; then
 	echo "kafka tools $version already installed in $dest"
@@ -103,7 +103,7 @@ wrapper() {
 # $tool from Apache Kafka $version (Maven Central jars), main class $class.
 exec java \${KAFKA_HEAP_OPTS:--Xmx512m} -XX:+UseSerialGC -XX:TieredStopAtLevel=1 -Xshare:auto \\
 	-Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Dorg.slf4j.simpleLogger.logFile=System.err \\
-	-Dlog4j.configuration=file:$dest/log4j.properties -Dlog4j2.level=WARN \\
+	-Dlog4j.configuration=file:$dest/log4j.properties -Dlog4j2.configurationFile=$dest/log4j2.properties \\
 	\${KAFKA_OPTS:-} -cp '$dest/lib/*' $class "\$@"
 EOF
 			chmod +x "$dest/bin/$tool"
@@ -122,6 +122,18 @@ log4j.appender.stderr=org.apache.log4j.ConsoleAppender
 log4j.appender.stderr.Target=System.err
 log4j.appender.stderr.layout=org.apache.log4j.PatternLayout
 log4j.appender.stderr.layout.ConversionPattern=[%d] %p %m (%c)%n
+EOF
+
+# Used by the 4.x tools that reconfigure log4j2 (kafka-configs) or log through it.
+cat >"$dest/log4j2.properties" <<'EOF'
+status = error
+appender.stderr.type = Console
+appender.stderr.name = STDERR
+appender.stderr.target = SYSTEM_ERR
+appender.stderr.layout.type = PatternLayout
+appender.stderr.layout.pattern = [%d] %p %m (%c)%n
+rootLogger.level = warn
+rootLogger.appenderRef.stderr.ref = STDERR
 EOF
 
 wrapper kafka-console-producer org.apache.kafka.tools.ConsoleProducer kafka.tools.ConsoleProducer
