@@ -62,6 +62,9 @@ func (s *Server) findCoordinator(ctx context.Context, keyType int8, key string) 
 		rcLogger.Err(err).Str("group", key).Msg("find coordinator failed")
 		return -1, "", -1, err
 	}
-	host, port := s.advertised()
-	return node, host, port, nil
+	b, ok := s.cache.broker(node)
+	if !ok {
+		return -1, "", -1, fmt.Errorf("%w: coordinator broker %d is not live", kerr.CoordinatorNotAvailable, node)
+	}
+	return node, b.host, b.port, nil
 }

@@ -31,8 +31,8 @@ type groupLog struct{ s *Server }
 
 func (l groupLog) Append(ctx context.Context, partition int32, batch []byte) error {
 	p, ok := l.s.rm.get(offsetsTopic, partition)
-	if !ok {
-		return fmt.Errorf("%w: %s-%d is not hosted here", kerr.NotLeaderForPartition, offsetsTopic, partition)
+	if !ok || !p.isLeader.Load() {
+		return fmt.Errorf("%w: %s-%d is not led here", kerr.NotLeaderForPartition, offsetsTopic, partition)
 	}
 	wake := make(chan struct{}, 1)
 	p.addWaiter(wake)
@@ -49,6 +49,9 @@ func (l groupLog) Append(ctx context.Context, partition int32, batch []byte) err
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
 	for p.highWatermark() <= res.LastOffset {
+		if !p.isLeader.Load() {
+			return fmt.Errorf("%w: %s-%d leadership moved before the commit was replicated", kerr.NotCoordinator, offsetsTopic, partition)
+		}
 		select {
 		case <-wake:
 		case <-deadline.C:
@@ -162,9 +165,11 @@ func (s *Server) groupCoordinator(ctx context.Context, group string) (int32, err
 		return -1, fmt.Errorf("%w: %s has %d partitions, group %q maps to %d", kerr.CoordinatorNotAvailable, offsetsTopic, len(t.partitions), group, p)
 	}
 	leader := t.partitions[p].leader
+	if leader < 0 {
+		return -1, fmt.Errorf("%w: %s-%d has no leader", kerr.CoordinatorNotAvailable, offsetsTopic, p)
+	}
 	if leader != s.cfg.BrokerID {
-		// Other brokers' endpoints come with cluster mode; until then only this one leads.
-		return -1, fmt.Errorf("%w: %s-%d has no leader here", kerr.CoordinatorNotAvailable, offsetsTopic, p)
+		return leader, nil // the coordinator is the broker leading the group's partition
 	}
 	if s.groups.Status(p) != 0 {
 		// First use (or the topic was created by another path): load every partition led
