@@ -58,8 +58,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 				var w *hwWait
 				w, err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)
 				if w != nil {
-					w.resp = &st.Partitions
-					w.index = len(st.Partitions)
+					w.topic, w.index = len(resp.Topics), len(st.Partitions)
 					waits = append(waits, *w)
 				}
 			}
@@ -78,14 +77,9 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			st.Partitions = append(st.Partitions, sp)
 		}
 		resp.Topics = append(resp.Topics, st)
-		for i := range waits {
-			if waits[i].resp == &st.Partitions {
-				waits[i].resp = &resp.Topics[len(resp.Topics)-1].Partitions
-			}
-		}
 	}
 	if len(waits) > 0 {
-		if err := s.awaitReplication(rc, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
+		if err := s.awaitReplication(rc, resp, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
 			return nil, err
 		}
 	}
@@ -142,13 +136,13 @@ type hwWait struct {
 	p      *partition
 	offset int64
 	minISR int
-	resp   *[]kmsg.ProduceResponseTopicPartition
+	topic  int // index of the partition's answer in the response: Topics[topic].Partitions[index]
 	index  int
 }
 
 // awaitReplication parks an acks=all produce until every partition's high watermark covers its
 // batch, the timeout passes, or leadership moves; partitions that fail get their error code.
-func (s *Server) awaitReplication(rc *requestContext, waits []hwWait, timeout time.Duration) error {
+func (s *Server) awaitReplication(rc *requestContext, resp *kmsg.ProduceResponse, waits []hwWait, timeout time.Duration) error {
 	if timeout <= 0 {
 		timeout = time.Millisecond
 	}
@@ -176,7 +170,7 @@ func (s *Server) awaitReplication(rc *requestContext, waits []hwWait, timeout ti
 				code = kerr.NotEnoughReplicasAfterAppend.Code
 			}
 			if code >= 0 {
-				(*w.resp)[w.index].ErrorCode = code
+				resp.Topics[w.topic].Partitions[w.index].ErrorCode = code
 				done[i] = true
 				pending--
 			}
@@ -189,7 +183,7 @@ func (s *Server) awaitReplication(rc *requestContext, waits []hwWait, timeout ti
 		case <-deadline.C:
 			for i, w := range waits {
 				if !done[i] {
-					(*w.resp)[w.index].ErrorCode = kerr.RequestTimedOut.Code
+					resp.Topics[w.topic].Partitions[w.index].ErrorCode = kerr.RequestTimedOut.Code
 				}
 			}
 			return nil
