@@ -53,14 +53,42 @@ type topicSpec struct {
 }
 
 // liveBrokers lists the brokers that can hold replicas, from the metadata cache (this one in
-// single-node mode).
+// single-node mode). When every broker has a rack (broker.rack) the list alternates racks, so
+// that the round-robin assignment puts consecutive replicas on different racks.
 func (s *Server) liveBrokers() []int32 {
-	var out []int32
-	for _, b := range s.cache.liveBrokers() {
-		out = append(out, b.id)
+	brokers := s.cache.liveBrokers()
+	if len(brokers) == 0 {
+		return []int32{s.cfg.BrokerID}
 	}
-	if len(out) == 0 {
-		out = []int32{s.cfg.BrokerID}
+	return rackAlternated(brokers)
+}
+
+// rackAlternated orders brokers as Kafka's rack-aware assignment does: one broker from each
+// rack in turn (racks and brokers in id order). Without racks on every broker, id order.
+func rackAlternated(brokers []brokerMeta) []int32 {
+	byRack := map[string][]int32{}
+	var racks []string
+	for _, b := range brokers {
+		if b.rack == nil || *b.rack == "" {
+			out := make([]int32, 0, len(brokers))
+			for _, b := range brokers {
+				out = append(out, b.id)
+			}
+			return out
+		}
+		if _, ok := byRack[*b.rack]; !ok {
+			racks = append(racks, *b.rack)
+		}
+		byRack[*b.rack] = append(byRack[*b.rack], b.id)
+	}
+	sort.Strings(racks)
+	out := make([]int32, 0, len(brokers))
+	for i := 0; len(out) < len(brokers); i++ {
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+			}
+		}
 	}
 	return out
 }

@@ -2,6 +2,7 @@ package broker
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -53,5 +54,29 @@ func TestValidateAssignmentErrors(t *testing.T) {
 		if err := validateAssignment(a, 0, live); !errors.Is(err, kerr.InvalidReplicaAssignment) {
 			t.Errorf("%s: got %v, want INVALID_REPLICA_ASSIGNMENT", name, err)
 		}
+	}
+}
+
+func TestRackAlternatedAssignment(t *testing.T) {
+	rack := func(r string) *string { return &r }
+	brokers := []brokerMeta{{id: 1, rack: rack("a")}, {id: 2, rack: rack("a")}, {id: 3, rack: rack("b")}, {id: 4, rack: rack("b")}, {id: 5, rack: rack("c")}, {id: 6, rack: rack("c")}}
+	order := rackAlternated(brokers)
+	if fmt.Sprint(order) != "[1 3 5 2 4 6]" {
+		t.Fatalf("order %v, want [1 3 5 2 4 6]", order)
+	}
+	rackOf := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+	for p, replicas := range assignReplicas(0, 12, 3, order) {
+		seen := map[string]bool{}
+		for _, r := range replicas {
+			if seen[rackOf[r]] {
+				t.Fatalf("partition %d: replicas %v share rack %s", p, replicas, rackOf[r])
+			}
+			seen[rackOf[r]] = true
+		}
+	}
+	// A broker without a rack: plain id order, as Kafka requires racks on all or none.
+	brokers[2].rack = nil
+	if got := fmt.Sprint(rackAlternated(brokers)); got != "[1 2 3 4 5 6]" {
+		t.Fatalf("without racks everywhere: %v", got)
 	}
 }
