@@ -54,8 +54,24 @@ func TestClusterFailover(t *testing.T) {
 
 	bound := clusterSessionTimeout + clusterElectionSlack
 	var fig failoverFigures
+	// Steady state before any kill, for scale.
+	steadyFrom := time.Now()
+	time.Sleep(3 * time.Second)
+	steadyN, steadyMean, steadyMax := prod.latency(steadyFrom, time.Now().Add(-time.Second))
+	fig.note(t, "steady state: %d records acknowledged in 2s (%d partitions, one record per partition every 10ms, at most 16 in flight per partition); acks=all latency mean %v, max %v",
+		steadyN, parts, steadyMean.Round(time.Millisecond), steadyMax.Round(time.Millisecond))
+
 	rejoinAll := func(id int32, why string) {
 		t.Helper()
+		// The controller takes a dead broker out of every ISR.
+		for p := int32(0); p < parts; p++ {
+			c.waitISR(t, topic, p, 30*time.Second, fmt.Sprintf("killed broker %d out of the ISR", id), func(pv partitionView) error {
+				if slices.Contains(pv.isr, id) {
+					return fmt.Errorf("leader %d, ISR %v", pv.leader, pv.isr)
+				}
+				return nil
+			})
+		}
 		restarted := time.Now()
 		c.restart(t, id)
 		for p := int32(0); p < parts; p++ {
@@ -146,6 +162,7 @@ func TestClusterFailover(t *testing.T) {
 		"  leader failover, kill -9 -> first acks=all produce:      " + durationStats(fig.leaderProduce),
 		"  controller failover, kill -9 -> new controller:          " + durationStats(fig.controllerElected),
 		"  restarted broker, start -> back in the ISR:              " + durationStats(fig.rejoin),
+		fmt.Sprintf("  acks=all latency in steady state:                       mean %v, max %v over %d records", steadyMean.Round(time.Millisecond), steadyMax.Round(time.Millisecond), steadyN),
 		fmt.Sprintf("  records: %d acknowledged, %d not acknowledged, %d read; acknowledged records lost: %d",
 			rep.acked, len(failed), rep.consumed, rep.lost),
 	}

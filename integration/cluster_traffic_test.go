@@ -151,6 +151,25 @@ func (pr *clusterProducer) ackedSince(p int32, at time.Time) (int, time.Time) {
 	return n, first
 }
 
+// latency summarises the acknowledgements of records handed to the client
+// in [from, to): how many, and the mean and largest time to acknowledgement.
+func (pr *clusterProducer) latency(from, to time.Time) (n int, mean, worst time.Duration) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	var sum time.Duration
+	for _, a := range pr.acked {
+		if a.started.Before(from) || !a.started.Before(to) {
+			continue
+		}
+		d := a.acked.Sub(a.started)
+		n, sum, worst = n+1, sum+d, max(worst, d)
+	}
+	if n > 0 {
+		mean = sum / time.Duration(n)
+	}
+	return n, mean, worst
+}
+
 // waitAcked waits until a record of partition p handed to the client at or
 // after at is acknowledged, and returns the time from at to the first such
 // acknowledgement.
