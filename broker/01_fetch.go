@@ -4,6 +4,8 @@ package broker
 //
 //   - Consumers (replica id -1) read up to the high watermark (read_uncommitted) or the last
 //     stable offset (read_committed; equal while there are no transactions).
+//   - A partition without records carries an empty record set (size 0), never a null one
+//     (size -1), as Kafka does; librdkafka 2.0 rejects -1 and never reaches a partition's end.
 //   - Whole batches only, as stored (never recompressed). Per-partition and total byte limits;
 //     the first batch of the first partition with data is returned even when larger (KIP-74).
 //   - min_bytes / max_wait_ms long poll: a fetch that has less than min_bytes registers with
@@ -105,6 +107,10 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 					ev = rc.conn.logger.Error()
 				}
 				ev.Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).Int64("offset", rp.FetchOffset).Msg("fetch failed")
+			}
+			if sp.RecordBatches == nil {
+				// An empty record set, not a null one: librdkafka 2.0 rejects size -1.
+				sp.RecordBatches = []byte{}
 			}
 			total += n
 			st.Partitions = append(st.Partitions, sp)
