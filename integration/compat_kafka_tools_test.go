@@ -55,10 +55,12 @@ func keyedInput(n int) string {
 }
 
 // produceKeyedLines writes the n keyed lines to topic with kgo, one record
-// per line, timestamps base+i seconds; it returns the offsets by key.
+// per line, timestamps base+i seconds, uncompressed (kgo's default, snappy,
+// is not decodable by every client under test: kafkajs without plugins,
+// kafka-python without python-snappy); it returns the records by key.
 func produceKeyedLines(t *testing.T, b *Broker, topic string, n int, base time.Time) map[string]kgo.Record {
 	t.Helper()
-	cl := newClient(t, b, kgo.DefaultProduceTopic(topic))
+	cl := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
 	ctx := testCtx(t, time.Minute)
 	recs := make([]*kgo.Record, n)
 	for i := range recs {
