@@ -53,3 +53,30 @@ func TestCompatFetchEmptyRecordsAreNotNull(t *testing.T) {
 		}
 	}
 }
+
+// TestCompatApiVersions records the API keys and version ranges the broker
+// advertises (for docs/compatibility.md) and checks the ones every stock
+// client of the suite needs are there.
+func TestCompatApiVersions(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t)
+	c := dialRaw(t, b)
+	resp := c.roundTrip(apiVersionsRequest(), 3).(*kmsg.ApiVersionsResponse)
+	if resp.ErrorCode != 0 {
+		t.Fatalf("ApiVersions v3: error %d", resp.ErrorCode)
+	}
+	var apis []advertisedAPI
+	for _, k := range resp.ApiKeys {
+		apis = append(apis, advertisedAPI{Key: k.ApiKey, Name: kmsg.NameForKey(k.ApiKey), Min: k.MinVersion, Max: k.MaxVersion})
+	}
+	if err := appendCompatResult(compatResult{Kind: "apiversions", Pass: true, APIs: apis}); err != nil {
+		t.Fatalf("record ApiVersions: %v", err)
+	}
+	got := advertised(resp)
+	// Keys the flows of this suite use: core, groups and admin.
+	for _, key := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 33, 37, 42, 44} {
+		if _, ok := got[key]; !ok {
+			t.Errorf("key %d (%s) not advertised", key, kmsg.NameForKey(key))
+		}
+	}
+}
