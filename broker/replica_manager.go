@@ -178,8 +178,19 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 	rm.mu.Lock()
 	defer rm.mu.Unlock()
 	if p, ok := rm.parts[tp]; ok {
-		p.cfg.Store(&tc)
-		return p, nil
+		if p.topicID == topicID {
+			p.cfg.Store(&tc)
+			return p, nil
+		}
+		// A topic deleted and created again under the same name before this broker processed
+		// the deletion: the old partition's data goes first.
+		rm.logger.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replacing a partition of an older topic with the same name")
+		delete(rm.parts, tp)
+		p.isLeader.Store(false)
+		p.wake()
+		if err := p.log.Delete(); err != nil {
+			return nil, fmt.Errorf("deleting the older topic's partition: %w", err)
+		}
 	}
 	root, existed := rm.found[tp]
 	delete(rm.found, tp)
