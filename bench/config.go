@@ -1,0 +1,76 @@
+package bench
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/rs/zerolog"
+)
+
+// Config says what to run and where the tools are.
+type Config struct {
+	BrokerBin string // our broker binary
+	KloadBin  string // the kload binary
+	KafkaLib  string // Apache Kafka 3.9 jars (.cache/kafka-3.9.x/lib); "" skips Kafka
+	KafkaLog4j string // log4j.properties for the Kafka broker ("" = none)
+	ZKServer  string // ZooKeeper launcher (.cache/zookeeper/bin/zk-server)
+	Java      string // java binary (default "java")
+	WorkDir   string // data directories of both systems, created and removed here
+
+	Rounds        int   // alternating rounds per system; medians are taken over them
+	Partitions    int32 // partitions of every load topic
+	Records1K     int   // records of the 1 KiB produce runs
+	Records100    int   // records of the 100 B produce runs
+	JavaPerf      bool  // also run kafka-producer-perf-test / kafka-consumer-perf-test
+	PerfRecords   int   // records of the Java perf-test runs (1 KiB)
+	E2ERate       int   // records/s of the end-to-end latency probe
+	E2EDuration   time.Duration
+	E2EWarmup     time.Duration
+	RecoveryBytes int64 // log written before kill -9 (0 skips the recovery step)
+	ScalePartitions int // partitions of the scale step (0 skips it)
+	IdleConns     int   // idle connections of the scale step (0 skips them)
+	LimitBytes    int64 // bytes written to measure the disk (and the loopback duration scales with it)
+
+	Logger zerolog.Logger
+}
+
+// Defaults is the full benchmark of `make bench`.
+func Defaults() Config {
+	return Config{
+		Java: "java", Rounds: 3, Partitions: 6,
+		Records1K: 300_000, Records100: 2_000_000, JavaPerf: true, PerfRecords: 300_000,
+		E2ERate: 10_000, E2EDuration: 15 * time.Second, E2EWarmup: 3 * time.Second,
+		RecoveryBytes: 1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
+	}
+}
+
+// Smoke is the seconds-long version of `make bench-smoke`: every step, tiny sizes.
+func Smoke() Config {
+	return Config{
+		Java: "java", Rounds: 1, Partitions: 3,
+		Records1K: 2_000, Records100: 5_000, JavaPerf: true, PerfRecords: 2_000,
+		E2ERate: 500, E2EDuration: 2 * time.Second, E2EWarmup: 500 * time.Millisecond,
+		RecoveryBytes: 4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
+	}
+}
+
+func (c Config) validate() error {
+	switch {
+	case c.BrokerBin == "":
+		return errors.New("bench: no broker binary")
+	case c.KloadBin == "":
+		return errors.New("bench: no kload binary")
+	case c.WorkDir == "":
+		return errors.New("bench: no work directory")
+	case c.KafkaLib != "" && c.ZKServer == "":
+		return errors.New("bench: Kafka needs the ZooKeeper launcher")
+	case c.Rounds < 1:
+		return fmt.Errorf("bench: %d rounds, want at least 1", c.Rounds)
+	case c.Partitions < 1:
+		return fmt.Errorf("bench: %d partitions, want at least 1", c.Partitions)
+	case c.E2ERate < 1 || c.E2EDuration <= c.E2EWarmup:
+		return fmt.Errorf("bench: end-to-end probe rate %d for %v (warm-up %v)", c.E2ERate, c.E2EDuration, c.E2EWarmup)
+	}
+	return nil
+}

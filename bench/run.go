@@ -1,0 +1,325 @@
+package bench
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+)
+
+// Run measures the limits, then runs cfg.Rounds alternating rounds of each system, then the
+// recovery and scale steps once per system, and returns the report.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if cfg.Java == "" {
+		cfg.Java = "java"
+	}
+	if err := os.MkdirAll(cfg.WorkDir, 0o755); err != nil {
+		return nil, err
+	}
+	lg := cfg.Logger
+	rep := &Report{Machine: describeMachine(ctx, cfg.WorkDir, cfg.Java), Params: cfg.params()}
+	rec := newRecorder()
+
+	lg.Info().Msg("measuring loopback TCP and disk")
+	lb, err := loopbackMBps(ctx, limitDuration(cfg.LimitBytes))
+	if err != nil {
+		return nil, fmt.Errorf("loopback: %w", err)
+	}
+	rep.Limits = append(rep.Limits, Limit{Name: "Loopback TCP, one connection", Value: lb, Unit: "MB/s"})
+	dk, direct, err := diskWriteMBps(cfg.WorkDir, max(cfg.LimitBytes, 1<<20))
+	if err != nil {
+		return nil, fmt.Errorf("disk: %w", err)
+	}
+	how := "1 MiB O_DIRECT writes, then fsync"
+	if !direct {
+		how = "1 MiB buffered writes, then fsync (O_DIRECT refused)"
+	}
+	rep.Limits = append(rep.Limits, Limit{Name: "Sequential write of the data disk", Value: dk, Unit: "MB/s", Note: how})
+
+	systems := []*system{{name: Ours, cfg: &cfg}}
+	if cfg.KafkaLib != "" {
+		zs, err := startZooKeeper(ctx, &cfg, filepath.Join(cfg.WorkDir, "zookeeper"))
+		if err != nil {
+			return nil, fmt.Errorf("zookeeper: %w", err)
+		}
+		defer func() {
+			zs.stop(10 * time.Second)
+			os.RemoveAll(filepath.Join(cfg.WorkDir, "zookeeper"))
+		}()
+		systems = append(systems, &system{name: Kafka, cfg: &cfg, zkAddr: zs.addr})
+	}
+	for round := 1; round <= cfg.Rounds; round++ {
+		for _, s := range systems {
+			lg.Info().Str("system", s.name).Int("round", round).Msg("load round")
+			if err := s.loadRound(ctx, rec, round); err != nil {
+				return nil, fmt.Errorf("%s round %d: %w", s.name, round, err)
+			}
+		}
+	}
+	if cfg.RecoveryBytes > 0 {
+		for _, s := range systems {
+			lg.Info().Str("system", s.name).Msg("recovery after kill -9")
+			if err := s.recoveryStep(ctx, rec); err != nil {
+				return nil, fmt.Errorf("%s recovery: %w", s.name, err)
+			}
+		}
+	}
+	if cfg.ScalePartitions > 0 || cfg.IdleConns > 0 {
+		for _, s := range systems {
+			lg.Info().Str("system", s.name).Msg("scale")
+			if err := s.scaleStep(ctx, rec); err != nil {
+				return nil, fmt.Errorf("%s scale: %w", s.name, err)
+			}
+		}
+	}
+	rep.Rows = rec.rows()
+	return rep, nil
+}
+
+func (c Config) params() []string {
+	p := []string{
+		fmt.Sprintf("rounds=%d", c.Rounds), fmt.Sprintf("partitions=%d", c.Partitions),
+		fmt.Sprintf("records_1KiB=%d", c.Records1K), fmt.Sprintf("records_100B=%d", c.Records100),
+		fmt.Sprintf("e2e=%d records/s of 1 KiB for %v (first %v dropped)", c.E2ERate, c.E2EDuration, c.E2EWarmup),
+		fmt.Sprintf("recovery_log=%d MiB", c.RecoveryBytes>>20),
+		fmt.Sprintf("N=%d partitions", c.ScalePartitions), fmt.Sprintf("idle_connections=%d", c.IdleConns),
+	}
+	if c.JavaPerf && c.KafkaLib != "" {
+		p = append(p, fmt.Sprintf("java_perf_records=%d", c.PerfRecords))
+	}
+	return p
+}
+
+// limitDuration scales the loopback probe with the benchmark size (1 s to 5 s).
+func limitDuration(bytes int64) time.Duration {
+	return min(max(time.Duration(bytes>>28)*time.Second, time.Second), 5*time.Second)
+}
+
+// boot starts the system on dir and records the two start-up figures under the given keys.
+func (s *system) boot(ctx context.Context, rec *recorder, dir, listenKey, produceKey, topic string, parts int32) (*server, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	t0 := time.Now()
+	srv, err := s.start(ctx, dir, port)
+	if err != nil {
+		return nil, err
+	}
+	if err := srv.waitAccept(ctx, 3*time.Minute); err != nil {
+		srv.kill9()
+		return nil, err
+	}
+	listen := time.Since(t0)
+	if err := firstProduce(ctx, srv.addr, topic, parts); err != nil {
+		srv.kill9()
+		return nil, fmt.Errorf("%w\n%s", err, srv.logTail())
+	}
+	rec.add(s.name, listenKey, listen.Seconds())
+	rec.add(s.name, produceKey, time.Since(t0).Seconds())
+	return srv, nil
+}
+
+// loadRound is one round: start-up, idle RSS, produce runs, consume, optional Java perf
+// tools, end-to-end latency; the data directory is removed afterwards.
+func (s *system) loadRound(ctx context.Context, rec *recorder, round int) error {
+	cfg := s.cfg
+	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-round%d", s.name, round))
+	defer os.RemoveAll(dir)
+	if s.name == Kafka {
+		s.chroot = fmt.Sprintf("/kbench-round%d", round)
+	}
+	srv, err := s.boot(ctx, rec, dir, "startup_listen", "startup_produce", "kbench-startup", 1)
+	if err != nil {
+		return err
+	}
+	defer srv.stop(time.Minute)
+
+	time.Sleep(2 * time.Second)
+	rss, _, err := procStatus(srv.pid())
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "rss_idle", mib(rss))
+
+	sampler := sampleRSS(srv.pid())
+	cpu0, err := cpuSeconds(srv.pid())
+	if err != nil {
+		sampler.finish()
+		return err
+	}
+	parts := strconv.Itoa(int(cfg.Partitions))
+	produced := int64(0)
+	for _, run := range []struct {
+		key, acks string
+		size, n   int
+	}{
+		{"produce_1k_acks1", "1", 1024, cfg.Records1K},
+		{"produce_1k_acksall", "all", 1024, cfg.Records1K},
+		{"produce_100_acks1", "1", 100, cfg.Records100},
+		{"produce_100_acksall", "all", 100, cfg.Records100},
+	} {
+		r, err := runKload(ctx, cfg.KloadBin, "-brokers", srv.addr, "-topic", run.key, "-partitions", parts,
+			"-records", strconv.Itoa(run.n), "-size", strconv.Itoa(run.size), "-acks", run.acks, "-mode", "produce")
+		if err != nil {
+			sampler.finish()
+			return err
+		}
+		if r.Produce == nil || r.Produce.Errors > 0 {
+			sampler.finish()
+			return fmt.Errorf("kload %s: produce errors: %+v", run.key, r.Produce)
+		}
+		rec.add(s.name, run.key, r.Produce.MBPerSec)
+		if run.key == "produce_1k_acksall" {
+			rec.add(s.name, "produce_1k_acksall_p99", r.Produce.P99Ms)
+		}
+		produced += r.Produce.Bytes
+	}
+	cpu1, err := cpuSeconds(srv.pid())
+	if err != nil {
+		sampler.finish()
+		return err
+	}
+	if produced > 0 {
+		rec.add(s.name, "cpu_per_gb", (cpu1-cpu0)/(float64(produced)/1e9))
+	}
+	r, err := runKload(ctx, cfg.KloadBin, "-brokers", srv.addr, "-topic", "produce_1k_acksall", "-mode", "consume")
+	if err != nil {
+		sampler.finish()
+		return err
+	}
+	if r.Consume == nil || r.Consume.Records != int64(cfg.Records1K) {
+		sampler.finish()
+		return fmt.Errorf("kload consume: %+v, want %d records", r.Consume, cfg.Records1K)
+	}
+	rec.add(s.name, "consume_1k", r.Consume.MBPerSec)
+	if cfg.JavaPerf && cfg.KafkaLib != "" {
+		for _, run := range []struct{ key, acks string }{{"perf_produce_1k_acks1", "1"}, {"perf_produce_1k_acksall", "all"}} {
+			if err := createTopic(ctx, srv.addr, run.key, cfg.Partitions); err != nil {
+				sampler.finish()
+				return err
+			}
+			v, err := producerPerf(ctx, cfg, srv.addr, run.key, cfg.PerfRecords, 1024, run.acks)
+			if err != nil {
+				sampler.finish()
+				return err
+			}
+			rec.add(s.name, run.key, v)
+		}
+		v, err := consumerPerf(ctx, cfg, srv.addr, "produce_1k_acks1", cfg.Records1K)
+		if err != nil {
+			sampler.finish()
+			return err
+		}
+		rec.add(s.name, "perf_consume_1k", v)
+	}
+	rec.add(s.name, "rss_load", mib(sampler.finish()))
+
+	lat, err := endToEnd(ctx, srv.addr, "kbench-e2e", cfg.Partitions, cfg.E2ERate, 1024, cfg.E2EDuration, cfg.E2EWarmup)
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "e2e_p50", lat.P50)
+	rec.add(s.name, "e2e_p99", lat.P99)
+	rec.add(s.name, "e2e_p999", lat.P999)
+	return nil
+}
+
+// recoveryStep writes cfg.RecoveryBytes of 1 KiB records, kills the broker with SIGKILL and
+// times the restart on the same directory.
+func (s *system) recoveryStep(ctx context.Context, rec *recorder) error {
+	cfg := s.cfg
+	dir := filepath.Join(cfg.WorkDir, s.name+"-recovery")
+	defer os.RemoveAll(dir)
+	if s.name == Kafka {
+		s.chroot = "/kbench-recovery"
+	}
+	scratch := newRecorder()
+	srv, err := s.boot(ctx, scratch, dir, "l", "p", "kbench-recovery", cfg.Partitions)
+	if err != nil {
+		return err
+	}
+	n := int(cfg.RecoveryBytes / 1024)
+	r, err := runKload(ctx, cfg.KloadBin, "-brokers", srv.addr, "-topic", "kbench-recovery", "-records", strconv.Itoa(n),
+		"-size", "1024", "-acks", "1", "-mode", "produce")
+	if err != nil {
+		srv.kill9()
+		return err
+	}
+	rec.add(s.name, "recovery_log", float64(r.Produce.Bytes)/1e6)
+	srv.kill9()
+	if err := s.afterKill(ctx); err != nil {
+		return err
+	}
+	srv, err = s.boot(ctx, rec, dir, "recovery_listen", "recovery_produce", "kbench-recovery", cfg.Partitions)
+	if err != nil {
+		return err
+	}
+	srv.stop(time.Minute)
+	return nil
+}
+
+// scaleStep creates a topic of cfg.ScalePartitions partitions, then opens cfg.IdleConns
+// idle connections, recording memory and latencies.
+func (s *system) scaleStep(ctx context.Context, rec *recorder) error {
+	cfg := s.cfg
+	dir := filepath.Join(cfg.WorkDir, s.name+"-scale")
+	defer os.RemoveAll(dir)
+	if s.name == Kafka {
+		s.chroot = "/kbench-scale"
+	}
+	srv, err := s.boot(ctx, newRecorder(), dir, "l", "p", "kbench-startup", 1)
+	if err != nil {
+		return err
+	}
+	defer srv.stop(2 * time.Minute)
+	if n := int32(cfg.ScalePartitions); n > 0 {
+		start := time.Now()
+		if err := createTopic(ctx, srv.addr, "kbench-scale", n); err != nil {
+			return err
+		}
+		rec.add(s.name, "scale_create", time.Since(start).Seconds())
+		d, err := produceToAll(ctx, srv.addr, "kbench-scale", n)
+		if err != nil {
+			return err
+		}
+		rec.add(s.name, "scale_produce_all", d.Seconds())
+		md, err := metadataLatency(ctx, srv.addr, 11)
+		if err != nil {
+			return err
+		}
+		rec.add(s.name, "scale_metadata", float64(md)/float64(time.Millisecond))
+		time.Sleep(time.Second)
+		rss, _, err := procStatus(srv.pid())
+		if err != nil {
+			return err
+		}
+		rec.add(s.name, "scale_rss", mib(rss))
+	}
+	if cfg.IdleConns > 0 {
+		before, _, err := procStatus(srv.pid())
+		if err != nil {
+			return err
+		}
+		closeAll, err := openIdleConns(ctx, srv.addr, cfg.IdleConns)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		time.Sleep(time.Second)
+		after, _, err := procStatus(srv.pid())
+		if err != nil {
+			return err
+		}
+		rec.add(s.name, "conns_rss", mib(after))
+		rec.add(s.name, "conns_rss_delta", mib(after-before))
+	}
+	return nil
+}
+
+func mib(b int64) float64 { return float64(b) / (1 << 20) }

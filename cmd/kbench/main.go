@@ -1,0 +1,116 @@
+// Command kbench runs the side-by-side benchmark of this broker and Apache Kafka 3.9
+// (ZooKeeper mode) on this machine and prints one table (see package kbroker/bench).
+//
+//	kbench -broker bin/broker -kload bin/kload -kafka-lib .cache/kafka-3.9.2/lib \
+//	       -zk .cache/zookeeper/bin/zk-server -work /tmp/kbench [-smoke] [-json] [-out file.md]
+//
+// Without -kafka-lib only our broker runs (the ratio column stays empty). -smoke runs every
+// step with tiny sizes. Exit status: 0 when every step ran, 1 when one failed, 2 on bad flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"kbroker/bench"
+)
+
+func main() { os.Exit(run(os.Args[1:], os.Stdout, os.Stderr)) }
+
+func run(args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("kbench", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	smoke := fs.Bool("smoke", false, "every step with tiny sizes (seconds)")
+	asJSON := fs.Bool("json", false, "print the report as JSON instead of Markdown")
+	out := fs.String("out", "", "also write the Markdown report to this file")
+	jsonOut := fs.String("json-out", "", "also write the JSON report to this file")
+	rounds := fs.Int("rounds", 0, "rounds per system (0: 3, or 1 with -smoke)")
+	noJava := fs.Bool("no-java-perf", false, "skip kafka-producer-perf-test and kafka-consumer-perf-test")
+	noRecovery := fs.Bool("no-recovery", false, "skip the kill -9 recovery step")
+	noScale := fs.Bool("no-scale", false, "skip the partitions and idle connections step")
+	timeout := fs.Duration("timeout", 2*time.Hour, "overall deadline")
+	var c bench.Config
+	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
+	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
+	fs.StringVar(&c.KafkaLib, "kafka-lib", "", "Apache Kafka 3.9 jars (empty: our broker only)")
+	fs.StringVar(&c.KafkaLog4j, "kafka-log4j", "", "log4j.properties for the Kafka broker")
+	fs.StringVar(&c.ZKServer, "zk", "", "ZooKeeper launcher (zk-server <port> <dataDir>)")
+	fs.StringVar(&c.Java, "java", "java", "java binary")
+	fs.StringVar(&c.WorkDir, "work", "", "work directory (data of both systems)")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "kbench: unexpected argument %q\n", fs.Arg(0))
+		return 2
+	}
+	cfg := bench.Defaults()
+	if *smoke {
+		cfg = bench.Smoke()
+	}
+	cfg.BrokerBin, cfg.KloadBin, cfg.KafkaLib, cfg.KafkaLog4j = c.BrokerBin, c.KloadBin, c.KafkaLib, c.KafkaLog4j
+	cfg.ZKServer, cfg.Java, cfg.WorkDir = c.ZKServer, c.Java, c.WorkDir
+	if *rounds > 0 {
+		cfg.Rounds = *rounds
+	}
+	if *noJava {
+		cfg.JavaPerf = false
+	}
+	if *noRecovery {
+		cfg.RecoveryBytes = 0
+	}
+	if *noScale {
+		cfg.ScalePartitions, cfg.IdleConns = 0, 0
+	}
+	cfg.Logger = zerolog.New(zerolog.ConsoleWriter{Out: stderr, TimeFormat: "15:04:05"}).With().Timestamp().Logger().Level(zerolog.InfoLevel)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, *timeout)
+	defer cancel()
+	rep, err := bench.Run(ctx, cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "kbench: %v\n", err)
+		return 1
+	}
+	if *asJSON {
+		err = rep.WriteJSON(stdout)
+	} else {
+		err = rep.WriteMarkdown(stdout)
+	}
+	if err == nil && *out != "" {
+		err = writeFile(*out, rep.WriteMarkdown)
+	}
+	if err == nil && *jsonOut != "" {
+		err = writeFile(*jsonOut, rep.WriteJSON)
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "kbench: %v\n", err)
+		return 1
+	}
+	return 0
+}
+
+func writeFile(path string, write func(io.Writer) error) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return err
+	}
+	if err := write(f); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
+}
