@@ -10,27 +10,27 @@ import (
 
 // Config says what to run and where the tools are.
 type Config struct {
-	BrokerBin string // our broker binary
-	KloadBin  string // the kload binary
-	KafkaLib  string // Apache Kafka 3.9 jars (.cache/kafka-3.9.x/lib); "" skips Kafka
+	BrokerBin  string // our broker binary
+	KloadBin   string // the kload binary
+	KafkaLib   string // Apache Kafka 3.9 jars (.cache/kafka-3.9.x/lib); "" skips Kafka
 	KafkaLog4j string // log4j.properties for the Kafka broker ("" = none)
-	ZKServer  string // ZooKeeper launcher (.cache/zookeeper/bin/zk-server)
-	Java      string // java binary (default "java")
-	WorkDir   string // data directories of both systems, created and removed here
+	ZKServer   string // ZooKeeper launcher (.cache/zookeeper/bin/zk-server)
+	Java       string // java binary (default "java")
+	WorkDir    string // data directories of both systems, created and removed here
 
-	Rounds        int   // alternating rounds per system; medians are taken over them
-	Partitions    int32 // partitions of every load topic
-	Records1K     int   // records of the 1 KiB produce runs
-	Records100    int   // records of the 100 B produce runs
-	JavaPerf      bool  // also run kafka-producer-perf-test / kafka-consumer-perf-test
-	PerfRecords   int   // records of the Java perf-test runs (1 KiB)
-	E2ERate       int   // records/s of the end-to-end latency probe
-	E2EDuration   time.Duration
-	E2EWarmup     time.Duration
-	RecoveryBytes int64 // log written before kill -9 (0 skips the recovery step)
-	ScalePartitions int // partitions of the scale step (0 skips it)
-	IdleConns     int   // idle connections of the scale step (0 skips them)
-	LimitBytes    int64 // bytes written to measure the disk (and the loopback duration scales with it)
+	Rounds          int   // alternating rounds per system; medians are taken over them
+	Partitions      int32 // partitions of every load topic
+	Records1K       int   // records of the 1 KiB produce runs
+	Records100      int   // records of the 100 B produce runs
+	JavaPerf        bool  // also run kafka-producer-perf-test / kafka-consumer-perf-test
+	PerfRecords     int   // records of the Java perf-test runs (1 KiB)
+	E2ERate         int   // records/s of the end-to-end latency probe
+	E2EDuration     time.Duration
+	E2EWarmup       time.Duration
+	RecoveryBytes   int64 // log written before kill -9 (0 skips the recovery step)
+	ScalePartitions int   // partitions of the scale step (0 skips it)
+	IdleConns       int   // idle connections of the scale step (0 skips them)
+	LimitBytes      int64 // bytes written to measure the disk (and the loopback duration scales with it)
 
 	Logger zerolog.Logger
 }
