@@ -50,3 +50,28 @@ compat-doc: build
 	rm -f $(CACHE)/compat-results.jsonl
 	-KBROKER_COMPAT_RESULTS=$(CACHE)/compat-results.jsonl $(GO) test -count=1 -timeout 20m -run 'TestCompat' ./integration/...
 	$(GO) run ./scripts/compatdoc -results $(CACHE)/compat-results.jsonl -out docs/compatibility.md
+
+# Side-by-side benchmark of this broker and Apache Kafka 3.9 in ZooKeeper mode
+# (cmd/kbench, package bench): builds the broker, kload and kbench, prints the
+# table and writes it to $(CACHE)/bench/results.md (+ .json). bench-smoke runs
+# every step with tiny sizes (about two minutes with Kafka) and asserts nothing
+# about speed; integration/bench_smoke_test.go runs it against our broker in CI.
+KAFKA3_VERSION = $(shell sed -n 's/^KAFKA_3_VERSION=//p' scripts/versions.env)
+BENCH_BIN      = $(CACHE)/bench/bin
+BENCH_ARGS     = -broker $(BENCH_BIN)/broker -kload $(BENCH_BIN)/kload \
+	-kafka-lib $(CACHE)/kafka-$(KAFKA3_VERSION)/lib -kafka-log4j $(CACHE)/kafka-$(KAFKA3_VERSION)/log4j.properties \
+	-zk $(CACHE)/zookeeper/bin/zk-server -work $(CACHE)/bench/work
+
+.PHONY: bench bench-smoke bench-bin
+
+bench-bin:
+	mkdir -p $(BENCH_BIN)
+	$(GO) build -o $(BENCH_BIN)/broker ./cmd/broker
+	$(GO) build -o $(BENCH_BIN)/kload ./cmd/kload
+	$(GO) build -o $(BENCH_BIN)/kbench ./cmd/kbench
+
+bench: bench-bin
+	$(BENCH_BIN)/kbench $(BENCH_ARGS) -out $(CACHE)/bench/results.md -json-out $(CACHE)/bench/results.json
+
+bench-smoke: bench-bin
+	$(BENCH_BIN)/kbench -smoke $(BENCH_ARGS)
