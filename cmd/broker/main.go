@@ -4,7 +4,8 @@
 //
 // With no arguments it starts a single-node broker (broker.id 0) on 127.0.0.1:9092 with its
 // data in ./data. Configuration uses Kafka's property names. A bad value exits with status 2;
-// SIGINT or SIGTERM shuts the broker down cleanly.
+// SIGINT or SIGTERM shuts the broker down cleanly. BROKER_PPROF=127.0.0.1:6060 (loopback
+// addresses only; off by default) serves net/http/pprof there, for CPU and allocation profiles.
 package main
 
 import (
@@ -42,6 +43,15 @@ func run(args []string) int {
 	}
 	if lvl, err := zerolog.ParseLevel(os.Getenv("BROKER_LOG_LEVEL")); err == nil && lvl != zerolog.NoLevel {
 		logger = logger.Level(lvl)
+	}
+
+	if addr := os.Getenv(pprofEnv); addr != "" {
+		_, stopPprof, err := startPprof(addr, logger)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "broker: %v\n", err)
+			return 2
+		}
+		defer stopPprof()
 	}
 
 	srv := broker.New(cfg, logger)
