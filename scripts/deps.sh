@@ -3,7 +3,7 @@
 # (ignored by git), at the versions pinned in scripts/versions.env:
 #   Apache Kafka command-line tools (3.9 and 4.x) from Maven Central,
 #   confluent-kafka and kafka-python in a virtualenv, kafkajs from npm, kcat
-#   from the Debian packages.
+#   from the Debian packages, docker-compose (for validating docker-compose.yml).
 # Every step is idempotent and returns at once when its result is in place.
 # Called by `make deps`.
 set -eu
@@ -17,3 +17,4 @@ mkdir -p "$repo/.cache"
 "$repo/scripts/install-python.sh"
 "$repo/scripts/install-node.sh"
 "$repo/scripts/install-kcat.sh"
+"$repo/scripts/install-compose.sh"
