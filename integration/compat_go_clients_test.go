@@ -7,7 +7,9 @@ package integration
 import (
 	"context"
 	"fmt"
-	"runtime/debug"
+	"os"
+	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -16,18 +18,25 @@ import (
 	kafkago "github.com/segmentio/kafka-go"
 )
 
-// moduleVersion is the version of a Go module linked into the test binary.
-func moduleVersion(path string) string {
-	info, ok := debug.ReadBuildInfo()
-	if !ok {
-		return "?"
+// moduleVersion is the version of a Go module required by go.mod (test
+// binaries carry no dependency list in their build info).
+func moduleVersion(t *testing.T, path string) string {
+	t.Helper()
+	root, err := repoRoot()
+	if err != nil {
+		t.Fatalf("repo root: %v", err)
 	}
-	for _, d := range info.Deps {
-		if d.Path == path {
-			return d.Version
+	data, err := os.ReadFile(filepath.Join(root, "go.mod"))
+	if err != nil {
+		t.Fatalf("go.mod: %v", err)
+	}
+	for _, l := range strings.Split(string(data), "\n") {
+		if f := strings.Fields(l); len(f) >= 2 && f[0] == path {
+			return f[1]
 		}
 	}
-	return "?"
+	t.Fatalf("go.mod does not require %s", path)
+	return ""
 }
 
 // compatSaramaHandler collects the records of a Sarama consumer group
@@ -61,7 +70,7 @@ func TestCompatSarama(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	const client, n = "Sarama", 200
-	mod := moduleVersion("github.com/IBM/sarama")
+	mod := moduleVersion(t, "github.com/IBM/sarama")
 	v36 := sarama.V3_6_0_0
 	for _, c := range []struct {
 		name    string
@@ -136,7 +145,7 @@ func TestCompatKafkaGo(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t)
 	const client, n = "segmentio/kafka-go", 200
-	version := moduleVersion("github.com/segmentio/kafka-go")
+	version := moduleVersion(t, "github.com/segmentio/kafka-go")
 	t.Run("writer", func(t *testing.T) {
 		recordFlow(t, client, version, "produce (Writer defaults: acks=0, round-robin)")
 		topic := "kgo-writer"
