@@ -52,6 +52,7 @@ type Server struct {
 	listeners []net.Listener
 	connMu    sync.Mutex
 	conns     map[*conn]struct{}
+	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
 	nconns    atomic.Int64
 	connSeq   atomic.Uint64
 
@@ -68,6 +69,7 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
+		perIP:  make(map[string]int),
 		cache:  newMetadataCache(),
 	}
 	s.apis, s.apiRanges = buildAPITable(s)
@@ -286,6 +288,14 @@ func (s *Server) acceptLoop(ln net.Listener) {
 		}
 		c := newConn(s, nc)
 		s.connMu.Lock()
+		ip := remoteIP(nc)
+		if max := s.cfg.MaxConnectionsPerIP; max > 0 && s.perIP[ip] >= max {
+			s.connMu.Unlock()
+			s.logger.Warn().Str("remote", nc.RemoteAddr().String()).Int("max_connections_per_ip", max).Msg("refusing connection: max.connections.per.ip reached")
+			nc.Close()
+			continue
+		}
+		s.perIP[ip]++
 		s.conns[c] = struct{}{}
 		s.connMu.Unlock()
 		s.nconns.Add(1)
@@ -296,6 +306,10 @@ func (s *Server) acceptLoop(ln net.Listener) {
 func (s *Server) removeConn(c *conn) {
 	s.connMu.Lock()
 	delete(s.conns, c)
+	ip := remoteIP(c.nc)
+	if s.perIP[ip]--; s.perIP[ip] <= 0 {
+		delete(s.perIP, ip)
+	}
 	s.connMu.Unlock()
 	s.nconns.Add(-1)
 }
@@ -412,4 +426,13 @@ func (s *Server) register(ctx context.Context) (int64, error) {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// remoteIP is the client's IP address, the key of max.connections.per.ip.
+func remoteIP(nc net.Conn) string {
+	host, _, err := net.SplitHostPort(nc.RemoteAddr().String())
+	if err != nil {
+		return nc.RemoteAddr().String()
+	}
+	return host
 }
