@@ -75,6 +75,9 @@ type Report struct {
 	Params  []string `json:"params"` // the sizes used, as "name=value"
 	Limits  []Limit  `json:"limits"`
 	Rows    []Row    `json:"rows"`
+	// Failures are the steps that did not run to the end (system, step, error); their
+	// figures are missing from Rows or have fewer runs.
+	Failures []string `json:"failures,omitempty"`
 }
 
 // recorder collects the per-round values of each figure and system.
@@ -179,6 +182,12 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 		}
 		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s; %s |\n", row.Figure, row.Unit, num(row.Ours), kafka,
 			ratio, target, runs(row.OursRuns), runs(row.KafkaRuns))
+	}
+	if len(r.Failures) > 0 {
+		b.WriteString("\nSteps that failed:\n")
+		for _, f := range r.Failures {
+			fmt.Fprintf(&b, "- %s\n", strings.ReplaceAll(strings.TrimSpace(f), "\n", " "))
+		}
 	}
 	_, err := io.WriteString(w, b.String())
 	return err

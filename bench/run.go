@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -23,6 +24,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	lg := cfg.Logger
 	rep := &Report{Machine: describeMachine(ctx, cfg.WorkDir, cfg.Java), Params: cfg.params()}
+	// Both brokers inherit this limit; Kafka's operations guide asks for a high one.
+	rep.Params = append(rep.Params, fmt.Sprintf("open files limit=%d", raiseFileLimit(1<<17)))
 	rec := newRecorder()
 
 	lg.Info().Msg("measuring loopback TCP and disk")
@@ -53,32 +56,32 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}()
 		systems = append(systems, &system{name: Kafka, cfg: &cfg, zkAddr: zs.addr})
 	}
-	for round := 1; round <= cfg.Rounds; round++ {
+	// A failed step is reported and the run goes on, so one failure does not lose the rest.
+	step := func(s *system, what string, fn func() error) {
+		lg.Info().Str("system", s.name).Msg(what)
+		if err := fn(); err != nil {
+			msg := fmt.Sprintf("%s, %s: %v", s.name, what, err)
+			lg.Error().Msg(msg)
+			rep.Failures = append(rep.Failures, msg)
+		}
+	}
+	for round := 1; round <= cfg.Rounds && ctx.Err() == nil; round++ {
 		for _, s := range systems {
-			lg.Info().Str("system", s.name).Int("round", round).Msg("load round")
-			if err := s.loadRound(ctx, rec, round); err != nil {
-				return nil, fmt.Errorf("%s round %d: %w", s.name, round, err)
-			}
+			step(s, fmt.Sprintf("load round %d", round), func() error { return s.loadRound(ctx, rec, round) })
 		}
 	}
 	if cfg.RecoveryBytes > 0 {
 		for _, s := range systems {
-			lg.Info().Str("system", s.name).Msg("recovery after kill -9")
-			if err := s.recoveryStep(ctx, rec); err != nil {
-				return nil, fmt.Errorf("%s recovery: %w", s.name, err)
-			}
+			step(s, "recovery after kill -9", func() error { return s.recoveryStep(ctx, rec) })
 		}
 	}
 	if cfg.ScalePartitions > 0 || cfg.IdleConns > 0 {
 		for _, s := range systems {
-			lg.Info().Str("system", s.name).Msg("scale")
-			if err := s.scaleStep(ctx, rec); err != nil {
-				return nil, fmt.Errorf("%s scale: %w", s.name, err)
-			}
+			step(s, "scale", func() error { return s.scaleStep(ctx, rec) })
 		}
 	}
 	rep.Rows = rec.rows()
-	return rep, nil
+	return rep, ctx.Err()
 }
 
 func (c Config) params() []string {
@@ -278,47 +281,62 @@ func (s *system) scaleStep(ctx context.Context, rec *recorder) error {
 		return err
 	}
 	defer srv.stop(2 * time.Minute)
+	var scaleErr error
 	if n := int32(cfg.ScalePartitions); n > 0 {
-		start := time.Now()
-		if err := createTopic(ctx, srv.addr, "kbench-scale", n); err != nil {
-			return err
-		}
-		rec.add(s.name, "scale_create", time.Since(start).Seconds())
-		d, err := produceToAll(ctx, srv.addr, "kbench-scale", n)
-		if err != nil {
-			return err
-		}
-		rec.add(s.name, "scale_produce_all", d.Seconds())
-		md, err := metadataLatency(ctx, srv.addr, 11)
-		if err != nil {
-			return err
-		}
-		rec.add(s.name, "scale_metadata", float64(md)/float64(time.Millisecond))
-		time.Sleep(time.Second)
-		rss, _, err := procStatus(srv.pid())
-		if err != nil {
-			return err
-		}
-		rec.add(s.name, "scale_rss", mib(rss))
+		scaleErr = s.scalePartitions(ctx, rec, srv, n)
 	}
 	if cfg.IdleConns > 0 {
-		before, _, err := procStatus(srv.pid())
-		if err != nil {
-			return err
+		if err := s.idleConns(ctx, rec, srv, cfg.IdleConns); err != nil {
+			return errors.Join(scaleErr, err)
 		}
-		closeAll, err := openIdleConns(ctx, srv.addr, cfg.IdleConns)
-		if err != nil {
-			return err
-		}
-		defer closeAll()
-		time.Sleep(time.Second)
-		after, _, err := procStatus(srv.pid())
-		if err != nil {
-			return err
-		}
-		rec.add(s.name, "conns_rss", mib(after))
-		rec.add(s.name, "conns_rss_delta", mib(after-before))
 	}
+	return scaleErr
+}
+
+// scalePartitions creates a topic of n partitions and measures memory and latencies.
+func (s *system) scalePartitions(ctx context.Context, rec *recorder, srv *server, n int32) error {
+	start := time.Now()
+	if err := createTopic(ctx, srv.addr, "kbench-scale", n); err != nil {
+		return fmt.Errorf("%d partitions: %w", n, err)
+	}
+	rec.add(s.name, "scale_create", time.Since(start).Seconds())
+	d, err := produceToAll(ctx, srv.addr, "kbench-scale", n)
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "scale_produce_all", d.Seconds())
+	md, err := metadataLatency(ctx, srv.addr, 11)
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "scale_metadata", float64(md)/float64(time.Millisecond))
+	time.Sleep(time.Second)
+	rss, _, err := procStatus(srv.pid())
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "scale_rss", mib(rss))
+	return nil
+}
+
+// idleConns opens n idle connections and measures the memory they take.
+func (s *system) idleConns(ctx context.Context, rec *recorder, srv *server, n int) error {
+	before, _, err := procStatus(srv.pid())
+	if err != nil {
+		return err
+	}
+	closeAll, err := openIdleConns(ctx, srv.addr, n)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	time.Sleep(time.Second)
+	after, _, err := procStatus(srv.pid())
+	if err != nil {
+		return err
+	}
+	rec.add(s.name, "conns_rss", mib(after))
+	rec.add(s.name, "conns_rss_delta", mib(after-before))
 	return nil
 }
 

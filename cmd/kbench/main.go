@@ -5,7 +5,8 @@
 //	       -zk .cache/zookeeper/bin/zk-server -work /tmp/kbench [-smoke] [-json] [-out file.md]
 //
 // Without -kafka-lib only our broker runs (the ratio column stays empty). -smoke runs every
-// step with tiny sizes. Exit status: 0 when every step ran, 1 when one failed, 2 on bad flags.
+// step with tiny sizes. Exit status: 0 when every step ran, 1 when one failed (the report still shows the
+// rest), 2 on bad flags.
 package main
 
 import (
@@ -81,9 +82,14 @@ func run(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := context.WithTimeout(ctx, *timeout)
 	defer cancel()
 	rep, err := bench.Run(ctx, cfg)
-	if err != nil {
+	if rep == nil {
 		fmt.Fprintf(stderr, "kbench: %v\n", err)
 		return 1
+	}
+	status := 0
+	if err != nil || len(rep.Failures) > 0 {
+		fmt.Fprintf(stderr, "kbench: %d steps failed (%v); the report shows what ran\n", len(rep.Failures), err)
+		status = 1
 	}
 	if *asJSON {
 		err = rep.WriteJSON(stdout)
@@ -100,7 +106,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "kbench: %v\n", err)
 		return 1
 	}
-	return 0
+	return status
 }
 
 func writeFile(path string, write func(io.Writer) error) error {
