@@ -172,8 +172,28 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return nil // acks=0 produce: no response at all
 	}
 	resp.SetVersion(hdr.APIVersion)
-	c.send(protocol.AppendResponse(nil, hdr.CorrelationID, resp))
+	c.send(protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp))
 	return nil
+}
+
+// responseSizeHint estimates the encoded size of a response whose bulk is record data (Fetch),
+// so that encoding it copies the records once instead of growing the buffer step by step.
+// Other responses start small and grow.
+func responseSizeHint(resp kmsg.Response) int {
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return 256
+	}
+	n := 64
+	for i := range fr.Topics {
+		t := &fr.Topics[i]
+		n += 16 + len(t.Topic)
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			n += 96 + len(p.RecordBatches) + 24*len(p.AbortedTransactions)
+		}
+	}
+	return n
 }
 
 func (c *conn) send(frame []byte) {
