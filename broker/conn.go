@@ -3,6 +3,7 @@ package broker
 import (
 	"bufio"
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
@@ -93,11 +94,13 @@ func (c *conn) writeLoop() {
 func (c *conn) readLoop() {
 	br := bufio.NewReaderSize(c.nc, 64<<10)
 	idle := time.Duration(c.s.cfg.ConnectionsMaxIdleMs) * time.Millisecond
+	var spare []byte // the previous Produce frame's buffer, reused for the next frame
 	for {
 		if idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
-		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, nil)
+		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, spare)
+		spare = nil
 		if err != nil {
 			c.logReadError(err)
 			return
@@ -108,7 +111,23 @@ func (c *conn) readLoop() {
 			}
 			return
 		}
+		if reusableFrame(frame) {
+			spare = frame[:0]
+		}
 	}
+}
+
+// maxSpareFrame bounds the frame buffer a connection keeps between requests.
+const maxSpareFrame = 8 << 20
+
+// reusableFrame reports whether a handled request's frame buffer may be read into again. Only
+// Produce frames qualify: decoded requests alias their frame, and a Produce handler keeps
+// nothing of it once it has returned (the batches are copied into the log), whereas other
+// handlers may (group member metadata, for one). Reusing the buffer saves growing a fresh
+// one for every produce request, which a CPU profile under load showed as a third of the
+// broker's time.
+func reusableFrame(frame []byte) bool {
+	return len(frame) >= 2 && binary.BigEndian.Uint16(frame) == 0 && cap(frame) <= maxSpareFrame
 }
 
 var errCloseQuietly = errors.New("connection closing")
