@@ -143,7 +143,8 @@ func TestConfigValidate(t *testing.T) {
 		{"smoke", func(*Config) {}, false},
 		{"no broker", func(c *Config) { c.BrokerBin = "" }, true},
 		{"kafka without zookeeper", func(c *Config) { c.KafkaLib = "lib" }, true},
-		{"no rounds", func(c *Config) { c.Rounds = 0 }, true},
+		{"no load rounds", func(c *Config) { c.Rounds = 0 }, false},
+		{"negative rounds", func(c *Config) { c.Rounds = -1 }, true},
 		{"warm-up too long", func(c *Config) { c.E2EWarmup = c.E2EDuration }, true},
 	}
 	for _, tc := range cases {

@@ -39,6 +39,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noRecovery := fs.Bool("no-recovery", false, "skip the kill -9 recovery step")
 	noScale := fs.Bool("no-scale", false, "skip the partitions and idle connections step")
 	timeout := fs.Duration("timeout", 2*time.Hour, "overall deadline")
+	scaleParts := fs.Int("scale-partitions", -1, "partitions of the scale step (-1: 10000, or 50 with -smoke)")
+	idleConns := fs.Int("idle-conns", -1, "idle connections of the scale step (-1: 5000, or 50 with -smoke)")
+	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
 	var c bench.Config
 	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
 	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
@@ -71,6 +74,15 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *noRecovery {
 		cfg.RecoveryBytes = 0
+	}
+	if *scaleParts >= 0 {
+		cfg.ScalePartitions = *scaleParts
+	}
+	if *idleConns >= 0 {
+		cfg.IdleConns = *idleConns
+	}
+	if *noLoad {
+		cfg.Rounds = 0
 	}
 	if *noScale {
 		cfg.ScalePartitions, cfg.IdleConns = 0, 0
