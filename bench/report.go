@@ -176,11 +176,14 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 				}
 			}
 		}
-		kafka := "–"
+		ours, kafka := "–", "–"
+		if len(row.OursRuns) > 0 {
+			ours = num(row.Ours)
+		}
 		if len(row.KafkaRuns) > 0 {
 			kafka = num(row.Kafka)
 		}
-		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s; %s |\n", row.Figure, row.Unit, num(row.Ours), kafka,
+		fmt.Fprintf(&b, "| %s | %s | %s | %s | %s | %s | %s; %s |\n", row.Figure, row.Unit, ours, kafka,
 			ratio, target, runs(row.OursRuns), runs(row.KafkaRuns))
 	}
 	if len(r.Failures) > 0 {
