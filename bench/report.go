@@ -160,7 +160,7 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 	for _, row := range r.Rows {
 		ratio, target := "–", "–"
 		if row.Ratio != 0 {
-			ratio = fmt.Sprintf("%.2fx", row.Ratio)
+			ratio = num(row.Ratio) + "x"
 		}
 		if row.Target > 0 {
 			op := ">="
