@@ -1,6 +1,7 @@
 # Test entry points of the broker. `make test` is what CI runs (.ci/run):
 # dependencies, vet, unit tests with the race detector, a short fuzz pass over
-# the protocol decoders, then the end-to-end suite against the real binary.
+# the protocol decoders, then the end-to-end suite against the real binary,
+# then the benchmark smoke (both brokers, tiny sizes, about a minute).
 # Tools fetched by `deps` are cached under .cache/ (ignored by git).
 
 GO        ?= go
@@ -10,7 +11,7 @@ UNIT_PKGS  = $(shell $(GO) list ./... | grep -v '/integration')
 
 .PHONY: test deps vet build unit fuzz integration compat compat-doc
 
-test: deps vet unit fuzz integration
+test: deps vet unit fuzz integration bench-smoke
 
 deps:
 	mkdir -p $(CACHE)
@@ -56,8 +57,9 @@ compat-doc: build
 # Side-by-side benchmark of this broker and Apache Kafka 3.9 in ZooKeeper mode
 # (cmd/kbench, package bench): builds the broker, kload and kbench, prints the
 # table and writes it to $(CACHE)/bench/results.md (+ .json). bench-smoke runs
-# every step with tiny sizes (about two minutes with Kafka) and asserts nothing
-# about speed; integration/bench_smoke_test.go runs it against our broker in CI.
+# every step with tiny sizes against both brokers (70-100 s here, part of
+# `make test`) and asserts nothing about speed; integration/bench_smoke_test.go
+# runs it against our broker alone.
 KAFKA3_VERSION = $(shell sed -n 's/^KAFKA_3_VERSION=//p' scripts/versions.env)
 BENCH_BIN      = $(CACHE)/bench/bin
 BENCH_ARGS     = -broker $(BENCH_BIN)/broker -kload $(BENCH_BIN)/kload \
