@@ -198,6 +198,9 @@ func (l *Log) rollLocked(base int64) error {
 	if err := old.sealTimeIndex(); err != nil {
 		return err
 	}
+	if err := old.writeIndexes(); err != nil {
+		return err
+	}
 	s, err := createSegment(l.fs, l.dir, base, &l.opts)
 	if err != nil {
 		return err

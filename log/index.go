@@ -30,7 +30,7 @@ type timeEntry struct {
 // appended to its file (never preallocated, so length = entries*8).
 type offsetIndex struct {
 	path    string
-	f       File
+	f       *indexFile
 	base    int64
 	max     int // entries allowed before the segment must roll
 	entries []offsetEntry
@@ -39,40 +39,38 @@ type offsetIndex struct {
 // timeIndex is a segment's sparse time index (length = entries*12).
 type timeIndex struct {
 	path    string
-	f       File
+	f       *indexFile
 	base    int64
 	max     int
 	entries []timeEntry
 }
 
-// openIndexFile opens (creating) an index file for appending and returns its
-// bytes with any partial trailing entry trimmed from the file.
-func openIndexFile(fsys FS, path string, entrySize int) (File, []byte, error) {
-	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, defaultFilePerm)
+// openIndexFile reads an index file (creating it empty when missing), trims a partial
+// trailing entry from it, and returns its bytes and the lazily opened file behind the index.
+func openIndexFile(fsys FS, path string, entrySize int) (*indexFile, []byte, error) {
+	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE, defaultFilePerm)
 	if err != nil {
 		return nil, nil, err
 	}
+	defer f.Close()
 	st, err := f.Stat()
 	if err != nil {
-		_ = f.Close()
 		return nil, nil, err
 	}
 	size := st.Size()
 	buf := make([]byte, size)
 	if size > 0 {
 		if _, err := f.ReadAt(buf, 0); err != nil {
-			_ = f.Close()
 			return nil, nil, err
 		}
 	}
 	if rem := size % int64(entrySize); rem != 0 {
 		if err := f.Truncate(size - rem); err != nil {
-			_ = f.Close()
 			return nil, nil, err
 		}
 		buf = buf[:size-rem]
 	}
-	return f, buf, nil
+	return &indexFile{fsys: fsys, path: path, written: int64(len(buf))}, buf, nil
 }
 
 // indexExists reports whether path exists.
@@ -167,7 +165,7 @@ func (x *offsetIndex) append(offset int64, pos int64) error {
 	var b [offsetIndexEntrySize]byte
 	binary.BigEndian.PutUint32(b[0:], uint32(rel))
 	binary.BigEndian.PutUint32(b[4:], uint32(pos))
-	if _, err := x.f.Write(b[:]); err != nil {
+	if err := x.f.add(b[:], offsetIndexEntrySize); err != nil {
 		return err
 	}
 	x.entries = append(x.entries, offsetEntry{rel: uint32(rel), pos: uint32(pos)})
@@ -202,7 +200,7 @@ func (x *offsetIndex) truncateToPos(pos int64) error {
 	if i == len(x.entries) {
 		return nil
 	}
-	if err := x.f.Truncate(int64(i) * offsetIndexEntrySize); err != nil {
+	if err := x.f.truncate(int64(i) * offsetIndexEntrySize); err != nil {
 		return err
 	}
 	x.entries = x.entries[:i]
@@ -211,7 +209,7 @@ func (x *offsetIndex) truncateToPos(pos int64) error {
 
 func (x *offsetIndex) reset() error {
 	x.entries = x.entries[:0]
-	return x.f.Truncate(0)
+	return x.f.truncate(0)
 }
 
 func (x *timeIndex) full() bool { return len(x.entries) >= x.max }
@@ -240,7 +238,7 @@ func (x *timeIndex) maybeAppend(ts, offset int64) error {
 	var b [timeIndexEntrySize]byte
 	binary.BigEndian.PutUint64(b[0:], uint64(ts))
 	binary.BigEndian.PutUint32(b[8:], uint32(rel))
-	if _, err := x.f.Write(b[:]); err != nil {
+	if err := x.f.add(b[:], timeIndexEntrySize); err != nil {
 		return err
 	}
 	x.entries = append(x.entries, timeEntry{ts: ts, rel: uint32(rel)})
@@ -265,7 +263,7 @@ func (x *timeIndex) truncateToOffset(offset int64) error {
 	if i == len(x.entries) {
 		return nil
 	}
-	if err := x.f.Truncate(int64(i) * timeIndexEntrySize); err != nil {
+	if err := x.f.truncate(int64(i) * timeIndexEntrySize); err != nil {
 		return err
 	}
 	x.entries = x.entries[:i]
@@ -274,5 +272,5 @@ func (x *timeIndex) truncateToOffset(offset int64) error {
 
 func (x *timeIndex) reset() error {
 	x.entries = x.entries[:0]
-	return x.f.Truncate(0)
+	return x.f.truncate(0)
 }

@@ -37,7 +37,9 @@ func TestIndexLookupAcrossSegments(t *testing.T) {
 			t.Fatalf("Read(%d) returned %+v", off, hs)
 		}
 	}
-	// index files hold whole entries only and follow Kafka's rule
+	// index files hold whole entries only and follow Kafka's rule (entries reach the files
+	// in batches; a flush writes them all)
+	must(t, l.Flush())
 	for _, s := range l.segs {
 		idxPath := segmentPath(dir, s.base, indexSuffix)
 		raw, err := os.ReadFile(idxPath)
@@ -186,6 +188,7 @@ func TestIndexRebuiltWhenMissingOrBad(t *testing.T) {
 					t.Fatalf("Read(%d) = %+v", off, hs)
 				}
 			}
+			must(t, l2.Flush()) // rebuilt entries reach the files in batches; a flush writes them all
 			gotIdx, _ := os.ReadFile(idx)
 			gotTidx, _ := os.ReadFile(tidx)
 			switch tc.name {

@@ -133,6 +133,11 @@ func (l *Log) loadSegments(bases []int64) error {
 		if err != nil {
 			return err
 		}
+		// The indexes the scan rebuilt go to their files now: a sealed segment's are not
+		// written again until the log closes.
+		if err := s.writeIndexes(); err != nil {
+			return err
+		}
 		if cut == 0 && limit >= 0 {
 			s.next = limit
 		}

@@ -259,14 +259,23 @@ func (s *segment) sealTimeIndex() error {
 	return s.tidx.maybeAppend(s.maxTs, s.offMaxTs)
 }
 
+// writeIndexes appends the pending index entries to their files (no fsync); a sealed
+// segment's index files are then complete.
+func (s *segment) writeIndexes() error {
+	if err := s.idx.f.writeOut(false); err != nil {
+		return err
+	}
+	return s.tidx.f.writeOut(false)
+}
+
 func (s *segment) sync() error {
 	if err := s.log.Sync(); err != nil {
 		return err
 	}
-	if err := s.idx.f.Sync(); err != nil {
+	if err := s.idx.f.writeOut(true); err != nil {
 		return err
 	}
-	return s.tidx.f.Sync()
+	return s.tidx.f.writeOut(true)
 }
 
 func (s *segment) close() error {
@@ -280,10 +289,10 @@ func (s *segment) close() error {
 		keep(s.log.Close())
 	}
 	if s.idx != nil && s.idx.f != nil {
-		keep(s.idx.f.Close())
+		keep(s.idx.f.writeOut(false))
 	}
 	if s.tidx != nil && s.tidx.f != nil {
-		keep(s.tidx.f.Close())
+		keep(s.tidx.f.writeOut(false))
 	}
 	return first
 }
