@@ -1,28 +1,16 @@
 package log
 
 import (
-	"encoding/binary"
 	"hash/crc32"
 	"math"
+
+	"kbroker/protocol"
 )
 
-// Record batch v2 header layout (big-endian), see doc.go.
+// Sizes of the record batch v2 header (see doc.go); protocol parses and rewrites its fields.
 const (
-	batchHeaderSize    = 61
-	batchLogOverhead   = 12 // baseOffset + batchLength
-	offBaseOffset      = 0
-	offBatchLength     = 8
-	offLeaderEpoch     = 12
-	offMagic           = 16
-	offCRC             = 17
-	offAttributes      = 21
-	offLastOffsetDelta = 23
-	offBaseTimestamp   = 27
-	offMaxTimestamp    = 35
-	offProducerID      = 43
-	offProducerEpoch   = 51
-	offBaseSequence    = 53
-	offRecordCount     = 57
+	batchHeaderSize  = protocol.BatchHeaderSize
+	batchLogOverhead = 12 // baseOffset + batchLength
 
 	attrCodecMask     = 0x07
 	attrLogAppendTime = 0x08
@@ -81,20 +69,21 @@ func incrementSequence(seq, n int32) int32 {
 
 // parseBatchHeader decodes the fixed header from b (at least 61 bytes).
 func parseBatchHeader(b []byte) batchHeader {
+	h, _ := protocol.ParseBatchHeader(b) // callers check the length
 	return batchHeader{
-		BaseOffset:      int64(binary.BigEndian.Uint64(b[offBaseOffset:])),
-		Length:          int32(binary.BigEndian.Uint32(b[offBatchLength:])),
-		LeaderEpoch:     int32(binary.BigEndian.Uint32(b[offLeaderEpoch:])),
-		Magic:           int8(b[offMagic]),
-		CRC:             binary.BigEndian.Uint32(b[offCRC:]),
-		Attributes:      int16(binary.BigEndian.Uint16(b[offAttributes:])),
-		LastOffsetDelta: int32(binary.BigEndian.Uint32(b[offLastOffsetDelta:])),
-		BaseTimestamp:   int64(binary.BigEndian.Uint64(b[offBaseTimestamp:])),
-		MaxTimestamp:    int64(binary.BigEndian.Uint64(b[offMaxTimestamp:])),
-		ProducerID:      int64(binary.BigEndian.Uint64(b[offProducerID:])),
-		ProducerEpoch:   int16(binary.BigEndian.Uint16(b[offProducerEpoch:])),
-		BaseSequence:    int32(binary.BigEndian.Uint32(b[offBaseSequence:])),
-		RecordCount:     int32(binary.BigEndian.Uint32(b[offRecordCount:])),
+		BaseOffset:      h.BaseOffset,
+		Length:          h.Length,
+		LeaderEpoch:     h.PartitionLeaderEpoch,
+		Magic:           h.Magic,
+		CRC:             h.CRC,
+		Attributes:      h.Attributes,
+		LastOffsetDelta: h.LastOffsetDelta,
+		BaseTimestamp:   h.BaseTimestamp,
+		MaxTimestamp:    h.MaxTimestamp,
+		ProducerID:      h.ProducerID,
+		ProducerEpoch:   h.ProducerEpoch,
+		BaseSequence:    h.BaseSequence,
+		RecordCount:     h.NumRecords,
 	}
 }
 
@@ -113,8 +102,7 @@ func validCRC(batch []byte) bool {
 	if len(batch) < batchHeaderSize {
 		return false
 	}
-	want := binary.BigEndian.Uint32(batch[offCRC:])
-	return crc32.Checksum(batch[offAttributes:], castagnoli) == want
+	return protocol.BatchCRC(batch) == parseBatchHeader(batch).CRC
 }
 
 // splitBatch checks that b starts with one whole, plausible batch and returns
@@ -130,10 +118,6 @@ func splitBatch(b []byte) (batchHeader, bool) {
 	return h, true
 }
 
-func setBaseOffset(b []byte, off int64) {
-	binary.BigEndian.PutUint64(b[offBaseOffset:], uint64(off))
-}
+func setBaseOffset(b []byte, off int64) { protocol.SetBaseOffset(b, off) }
 
-func setLeaderEpoch(b []byte, epoch int32) {
-	binary.BigEndian.PutUint32(b[offLeaderEpoch:], uint32(epoch))
-}
+func setLeaderEpoch(b []byte, epoch int32) { protocol.SetPartitionLeaderEpoch(b, epoch) }

@@ -213,3 +213,9 @@ func readAll(t testing.TB, l *Log) []batchHeader {
 	}
 	return out
 }
+
+// Field positions in the batch header that tests corrupt by hand.
+const (
+	offBatchLength = 8
+	offMagic       = 16
+)
