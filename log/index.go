@@ -186,6 +186,20 @@ func (x *offsetIndex) lookup(offset int64) (int64, int64) {
 	return x.base + int64(e.rel), int64(e.pos)
 }
 
+// lastWithin returns the position of the last entry at or below position maxPos whose
+// offset is below maxOffset; ok is false when there is none. Offsets and positions both
+// increase along the index, so the entries that qualify are a prefix of it.
+func (x *offsetIndex) lastWithin(maxPos, maxOffset int64) (pos int64, ok bool) {
+	i := sort.Search(len(x.entries), func(i int) bool {
+		e := x.entries[i]
+		return int64(e.pos) > maxPos || x.base+int64(e.rel) >= maxOffset
+	})
+	if i == 0 {
+		return 0, false
+	}
+	return int64(x.entries[i-1].pos), true
+}
+
 // lastPos is the position of the last entry (0 when empty).
 func (x *offsetIndex) lastPos() int64 {
 	if len(x.entries) == 0 {

@@ -11,7 +11,7 @@ import (
 type segment struct {
 	base     int64
 	logPath  string
-	log      File
+	log      *sharedFile // the .log file; Regions handed to readers hold references to it
 	size     int64 // bytes of data (the file size)
 	idx      *offsetIndex
 	tidx     *timeIndex
@@ -34,7 +34,7 @@ func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{base: base, logPath: path, log: f, next: base, maxTs: noTimestamp, offMaxTs: base}
+	s := &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base}
 	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix), base, o.MaxIndexBytes, 0, -1); err != nil {
 		_ = s.close()
 		return nil, err
@@ -55,7 +55,7 @@ func openSegment(fsys FS, dir string, base, limit int64, o *Options) (s *segment
 	if err != nil {
 		return nil, false, err
 	}
-	s = &segment{base: base, logPath: path, log: f, next: base, maxTs: noTimestamp, offMaxTs: base}
+	s = &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base}
 	st, err := f.Stat()
 	if err != nil {
 		_ = s.close()
