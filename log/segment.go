@@ -12,7 +12,7 @@ type segment struct {
 	base     int64
 	logPath  string
 	log      *sharedFile // the .log file; Regions handed to readers hold references to it
-	size     int64 // bytes of data (the file size)
+	size     int64       // bytes of data (the file size)
 	idx      *offsetIndex
 	tidx     *timeIndex
 	next     int64 // offset after the last batch (known for the active segment and after a scan)
