@@ -6,7 +6,8 @@ package broker
 //     stable offset (read_committed; equal while there are no transactions).
 //   - A partition without records carries an empty record set (size 0), never a null one
 //     (size -1), as Kafka does; librdkafka 2.0 rejects -1 and never reaches a partition's end.
-//   - Whole batches only, as stored (never recompressed). Per-partition and total byte limits;
+//   - Whole batches only, as stored (never recompressed), sent from the segment files without
+//     copying them (fetch_regions.go). Per-partition and total byte limits;
 //     the first batch of the first partition with data is returned even when larger (KIP-74).
 //   - min_bytes / max_wait_ms long poll: a fetch that has less than min_bytes registers with
 //     each partition it reads and waits until an append wakes it or max_wait_ms passes.
@@ -83,6 +84,7 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 // whether any partition had an error (which answers the fetch at once, as Kafka does).
 func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, bool) {
 	resp.Topics = resp.Topics[:0]
+	rc.regions.release() // a long poll's earlier read
 	total := 0
 	hadError := false
 	maxBytes := int(req.MaxBytes)
@@ -98,7 +100,7 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp)
+			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
 			if err != nil {
 				hadError = true
 				sp.ErrorCode = errorCode(err)
@@ -121,7 +123,7 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 }
 
 // fetchPartition reads one partition into sp and returns the bytes read.
-func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition) (int, error) {
+func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition, regions *fetchRegions) (int, error) {
 	p, ok := s.rm.get(topic, rp.Partition)
 	if !ok {
 		if t, exists := s.cache.topic(topic); exists && rp.Partition >= 0 && int(rp.Partition) < len(t.partitions) {
@@ -136,7 +138,7 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 		return 0, err
 	}
 	if req.ReplicaID >= 0 {
-		return s.fetchForFollower(req.ReplicaID, p, rp, budget, first, sp)
+		return s.fetchForFollower(req.ReplicaID, p, rp, budget, first, sp, regions)
 	}
 	hw := p.highWatermark()
 	sp.HighWatermark = hw
@@ -160,15 +162,15 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 	if limit < 0 {
 		limit = 0
 	}
-	res, err := p.log.Read(rp.FetchOffset, int32(limit), upTo, first)
+	res, err := p.log.ReadRegion(rp.FetchOffset, int32(limit), upTo, first)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		return 0, err
 	}
-	sp.RecordBatches = res.Data
-	return len(res.Data), nil
+	regions.add(sp, res)
+	return int(res.Size), nil
 }
 
 // checkLeaderEpoch compares a client's view of the leader epoch (-1 = unknown) with ours.
@@ -188,7 +190,7 @@ func checkLeaderEpoch(p *partition, clientEpoch int32) error {
 
 // fetchForFollower serves a follower's fetch: divergence check, follower state, then records
 // up to the log end.
-func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition) (int, error) {
+func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition, regions *fetchRegions) (int, error) {
 	sp.LogStartOffset = p.log.LogStartOffset()
 	if rp.LastFetchedEpoch >= 0 {
 		epoch, end := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
@@ -210,13 +212,13 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 	if limit <= 0 && !first {
 		return 0, nil
 	}
-	res, err := p.log.Read(rp.FetchOffset, int32(max(limit, 0)), p.log.LogEndOffset(), first)
+	res, err := p.log.ReadRegion(rp.FetchOffset, int32(max(limit, 0)), p.log.LogEndOffset(), first)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		return 0, err
 	}
-	sp.RecordBatches = res.Data
-	return len(res.Data), nil
+	regions.add(sp, res)
+	return int(res.Size), nil
 }

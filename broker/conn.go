@@ -29,7 +29,7 @@ type conn struct {
 
 	ctx    context.Context
 	cancel context.CancelFunc
-	out    chan []byte
+	out    chan outFrame
 	once   sync.Once
 }
 
@@ -43,7 +43,7 @@ func newConn(s *Server, nc net.Conn) *conn {
 		logger: s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
 		ctx:    ctx,
 		cancel: cancel,
-		out:    make(chan []byte, 32),
+		out:    make(chan outFrame, 32),
 	}
 }
 
@@ -68,27 +68,6 @@ func (c *conn) serve() {
 	close(c.out)
 	<-writerDone
 	c.logger.Debug().Msg("connection closed")
-}
-
-func (c *conn) writeLoop() {
-	bw := bufio.NewWriterSize(c.nc, 64<<10)
-	for frame := range c.out {
-		if _, err := bw.Write(frame); err != nil {
-			c.logger.Debug().Err(err).Msg("write failed; closing connection")
-			c.close()
-			break
-		}
-		if len(c.out) == 0 {
-			if err := bw.Flush(); err != nil {
-				c.logger.Debug().Err(err).Msg("write failed; closing connection")
-				c.close()
-				break
-			}
-		}
-	}
-	// Drain so the reader never blocks on a dead connection.
-	for range c.out {
-	}
 }
 
 func (c *conn) readLoop() {
@@ -161,7 +140,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if hdr.APIVersion < a.min || hdr.APIVersion > a.max {
 		if hdr.APIKey == apiKeyApiVersions && hdr.APIVersion > a.max {
 			// Answered in v0 format so that any client can read the supported range (KIP-511).
-			c.send(protocol.AppendAPIVersionsUnsupported(nil, hdr.CorrelationID, c.s.protocolRanges()))
+			c.send(outFrame{head: protocol.AppendAPIVersionsUnsupported(nil, hdr.CorrelationID, c.s.protocolRanges())})
 			return nil
 		}
 		return fmt.Errorf("unsupported version %d of %s (supported %d-%d)", hdr.APIVersion, kmsg.NameForKey(hdr.APIKey), a.min, a.max)
@@ -180,6 +159,7 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		}
 	}()
 	rc := &requestContext{conn: c, hdr: hdr}
+	defer rc.regions.release() // regions of a response that was not handed to the writer
 	if c.logger.Debug().Enabled() {
 		c.logger.Debug().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).Int32("corr", hdr.CorrelationID).Str("client_id", clientID(hdr)).Msg("request")
 	}
@@ -191,7 +171,26 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return nil // acks=0 produce: no response at all
 	}
 	resp.SetVersion(hdr.APIVersion)
-	c.send(protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp))
+	encoded := protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp)
+	if len(rc.regions.marks) == 0 {
+		c.send(outFrame{head: encoded})
+		return nil
+	}
+	head, regions, err := spliceRegions(encoded, resp.IsFlexible(), &rc.regions)
+	if err == nil {
+		c.send(outFrame{head: head, regions: regions})
+		return nil
+	}
+	// Never expected: answer with the record bytes copied into the response instead.
+	c.logger.Error().Err(err).Int32("corr", hdr.CorrelationID).Msg("bug: cannot splice record sets into a fetch response; copying them")
+	fr, ok := resp.(*kmsg.FetchResponse)
+	if !ok {
+		return fmt.Errorf("%s response with record regions", kmsg.NameForKey(hdr.APIKey))
+	}
+	if err := materializeRegions(fr, &rc.regions); err != nil {
+		return fmt.Errorf("fetch response: %w", err)
+	}
+	c.send(outFrame{head: protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp)})
 	return nil
 }
 
@@ -215,17 +214,11 @@ func responseSizeHint(resp kmsg.Response) int {
 	return n
 }
 
-func (c *conn) send(frame []byte) {
-	select {
-	case c.out <- frame:
-	case <-c.ctx.Done():
-	}
-}
-
 // requestContext is what a handler knows about the request it handles.
 type requestContext struct {
-	conn *conn
-	hdr  protocol.RequestHeader
+	conn    *conn
+	hdr     protocol.RequestHeader
+	regions fetchRegions // record sets of a Fetch response still in segment files
 }
 
 func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }

@@ -72,6 +72,23 @@ func benchConn(b *testing.B) *conn {
 // uncompressed batch of n records.
 func produceFrame(b *testing.B, acks int16, n, size int) []byte {
 	b.Helper()
+	raw := rawBatch(n, size)
+	req := kmsg.NewPtrProduceRequest()
+	req.SetVersion(9)
+	req.Acks, req.TimeoutMillis = acks, 30000
+	t := kmsg.NewProduceRequestTopic()
+	t.Topic = "bench"
+	p := kmsg.NewProduceRequestTopicPartition()
+	p.Records = raw
+	t.Partitions = append(t.Partitions, p)
+	req.Topics = append(req.Topics, t)
+	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("bench")).AppendRequest(nil, req, 1)
+	return frame[4:]
+}
+
+// rawBatch is an uncompressed v2 record batch (base offset 0, valid CRC) of n records with
+// values of size bytes.
+func rawBatch(n, size int) []byte {
 	var recs []byte
 	value := make([]byte, size)
 	for i := 0; i < n; i++ {
@@ -89,17 +106,5 @@ func produceFrame(b *testing.B, acks int16, n, size int) []byte {
 	batch.Length = int32(len(raw) - 12)
 	raw = batch.AppendTo(nil)
 	batch.CRC = int32(crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
-	raw = batch.AppendTo(nil)
-
-	req := kmsg.NewPtrProduceRequest()
-	req.SetVersion(9)
-	req.Acks, req.TimeoutMillis = acks, 30000
-	t := kmsg.NewProduceRequestTopic()
-	t.Topic = "bench"
-	p := kmsg.NewProduceRequestTopicPartition()
-	p.Records = raw
-	t.Partitions = append(t.Partitions, p)
-	req.Topics = append(req.Topics, t)
-	frame := kmsg.NewRequestFormatter(kmsg.FormatterClientID("bench")).AppendRequest(nil, req, 1)
-	return frame[4:]
+	return batch.AppendTo(nil)
 }
