@@ -65,6 +65,8 @@ BENCH_BIN      = $(CACHE)/bench/bin
 BENCH_ARGS     = -broker $(BENCH_BIN)/broker -kload $(BENCH_BIN)/kload \
 	-kafka-lib $(CACHE)/kafka-$(KAFKA3_VERSION)/lib -kafka-log4j $(CACHE)/kafka-$(KAFKA3_VERSION)/log4j.properties \
 	-zk $(CACHE)/zookeeper/bin/zk-server -work $(CACHE)/bench/work
+# Extra kbench flags for `make bench`, e.g. BENCH_FLAGS="-no-scale -rounds 5".
+BENCH_FLAGS   ?=
 
 .PHONY: bench bench-smoke bench-bin
 
@@ -75,7 +77,7 @@ bench-bin:
 	$(GO) build -o $(BENCH_BIN)/kbench ./cmd/kbench
 
 bench: bench-bin
-	$(BENCH_BIN)/kbench $(BENCH_ARGS) -out $(CACHE)/bench/results.md -json-out $(CACHE)/bench/results.json
+	$(BENCH_BIN)/kbench $(BENCH_ARGS) $(BENCH_FLAGS) -out $(CACHE)/bench/results.md -json-out $(CACHE)/bench/results.json
 
 bench-smoke: bench-bin
 	$(BENCH_BIN)/kbench -smoke $(BENCH_ARGS)

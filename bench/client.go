@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
@@ -19,14 +20,20 @@ import (
 // createTopic creates a topic (an existing one is fine) and waits until its metadata lists
 // every partition with a leader.
 func createTopic(ctx context.Context, addr, topic string, partitions int32) error {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+	return createTopicRF(ctx, addr, topic, partitions, 1)
+}
+
+// createTopicRF is createTopic with a replication factor; addrs are comma-separated seed
+// brokers. It also waits until every replica is in sync.
+func createTopicRF(ctx context.Context, addrs, topic string, partitions int32, rf int16) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(strings.Split(addrs, ",")...))
 	if err != nil {
 		return err
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
 	adm.SetTimeoutMillis(120_000)
-	if _, err := adm.CreateTopic(ctx, partitions, 1, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+	if _, err := adm.CreateTopic(ctx, partitions, rf, nil, topic); err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 		return fmt.Errorf("create %s: %w", topic, err)
 	}
 	for {
@@ -35,7 +42,7 @@ func createTopic(ctx context.Context, addr, topic string, partitions int32) erro
 			td := tds[topic]
 			ready := td.Err == nil && len(td.Partitions) == int(partitions)
 			for _, p := range td.Partitions {
-				ready = ready && p.Leader >= 0 && p.Err == nil
+				ready = ready && p.Leader >= 0 && p.Err == nil && len(p.ISR) == int(rf)
 			}
 			if ready {
 				return nil

@@ -18,19 +18,23 @@ type Config struct {
 	Java       string // java binary (default "java")
 	WorkDir    string // data directories of both systems, created and removed here
 
-	Rounds          int   // alternating load rounds per system (0: none); medians are taken over them
-	Partitions      int32 // partitions of every load topic
-	Records1K       int   // records of the 1 KiB produce runs
-	Records100      int   // records of the 100 B produce runs
-	JavaPerf        bool  // also run kafka-producer-perf-test / kafka-consumer-perf-test
-	PerfRecords     int   // records of the Java perf-test runs (1 KiB)
-	E2ERate         int   // records/s of the end-to-end latency probe
-	E2EDuration     time.Duration
-	E2EWarmup       time.Duration
-	RecoveryBytes   int64 // log written before kill -9 (0 skips the recovery step)
-	ScalePartitions int   // partitions of the scale step (0 skips it)
-	IdleConns       int   // idle connections of the scale step (0 skips them)
-	LimitBytes      int64 // bytes written to measure the disk (and the loopback duration scales with it)
+	Rounds        int   // alternating rounds per system of the load and replicated steps; medians are taken over them
+	SkipLoad      bool  // skip the load rounds (start-up, throughput, latency, RSS)
+	Partitions    int32 // partitions of every load topic
+	Records1K     int   // records of the 1 KiB produce runs
+	Records100    int   // records of the 100 B produce runs
+	JavaPerf      bool  // also run kafka-producer-perf-test / kafka-consumer-perf-test
+	PerfRecords   int   // records of the Java perf-test runs (1 KiB)
+	E2ERate       int   // records/s of the end-to-end latency probe
+	E2EDuration   time.Duration
+	E2EWarmup     time.Duration
+	RecoveryBytes int64 // log written before kill -9 (0 skips the recovery step)
+	// ReplicatedRecords are the 1 KiB records of the replicated workload (three brokers per
+	// system, replication factor 3, acks=all), run Rounds times; 0 skips it.
+	ReplicatedRecords int
+	ScalePartitions   int   // partitions of the scale step (0 skips it)
+	IdleConns         int   // idle connections of the scale step (0 skips them)
+	LimitBytes        int64 // bytes written to measure the disk (and the loopback duration scales with it)
 
 	Logger zerolog.Logger
 }
@@ -41,7 +45,8 @@ func Defaults() Config {
 		Java: "java", Rounds: 3, Partitions: 6,
 		Records1K: 300_000, Records100: 2_000_000, JavaPerf: true, PerfRecords: 300_000,
 		E2ERate: 10_000, E2EDuration: 15 * time.Second, E2EWarmup: 3 * time.Second,
-		RecoveryBytes: 1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
+		ReplicatedRecords: 300_000,
+		RecoveryBytes:     1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
 	}
 }
 
@@ -51,7 +56,8 @@ func Smoke() Config {
 		Java: "java", Rounds: 1, Partitions: 3,
 		Records1K: 2_000, Records100: 5_000, JavaPerf: true, PerfRecords: 2_000,
 		E2ERate: 500, E2EDuration: 2 * time.Second, E2EWarmup: 500 * time.Millisecond,
-		RecoveryBytes: 4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
+		ReplicatedRecords: 2_000,
+		RecoveryBytes:     4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
 	}
 }
 
@@ -65,6 +71,8 @@ func (c Config) validate() error {
 		return errors.New("bench: no work directory")
 	case c.KafkaLib != "" && c.ZKServer == "":
 		return errors.New("bench: Kafka needs the ZooKeeper launcher")
+	case c.ReplicatedRecords > 0 && c.ZKServer == "":
+		return errors.New("bench: the replicated workload needs the ZooKeeper launcher (-zk, or -no-replicated)")
 	case c.Rounds < 0:
 		return fmt.Errorf("bench: %d rounds", c.Rounds)
 	case c.Partitions < 1:

@@ -23,6 +23,8 @@ var figures = []figure{
 	{"produce_100_acks1", "Produce 100 B records, acks=1 (kload, franz-go)", "MB/s", false, 1.5},
 	{"produce_100_acksall", "Produce 100 B records, acks=all (kload, franz-go)", "MB/s", false, 1.5},
 	{"produce_1k_acksall_p99", "Produce latency p99 at full speed, 1 KiB acks=all (kload)", "ms", true, 0},
+	{"rf3_produce_1k_acksall", "Produce 1 KiB, 3 brokers, RF 3, min.insync.replicas=2, acks=all (kload)", "MB/s", false, 1.5},
+	{"rf3_produce_1k_acksall_p99", "Produce latency p99 at full speed, 3 brokers, RF 3, acks=all (kload)", "ms", true, 0},
 	{"perf_produce_1k_acks1", "Produce 1 KiB, acks=1 (kafka-producer-perf-test, Java)", "MB/s", false, 1.5},
 	{"perf_produce_1k_acksall", "Produce 1 KiB, acks=all (kafka-producer-perf-test, Java)", "MB/s", false, 1.5},
 	{"consume_1k", "Consume 1 KiB backlog (kload, franz-go)", "MB/s", false, 1.5},

@@ -134,7 +134,7 @@ func TestAPIVersionsFrame(t *testing.T) {
 
 func TestConfigValidate(t *testing.T) {
 	ok := Smoke()
-	ok.BrokerBin, ok.KloadBin, ok.WorkDir = "b", "k", "w"
+	ok.BrokerBin, ok.KloadBin, ok.WorkDir, ok.ZKServer = "b", "k", "w", "zk"
 	cases := []struct {
 		name string
 		mod  func(*Config)
@@ -142,7 +142,9 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"smoke", func(*Config) {}, false},
 		{"no broker", func(c *Config) { c.BrokerBin = "" }, true},
-		{"kafka without zookeeper", func(c *Config) { c.KafkaLib = "lib" }, true},
+		{"kafka without zookeeper", func(c *Config) { c.KafkaLib, c.ZKServer, c.ReplicatedRecords = "lib", "", 0 }, true},
+		{"replicated without zookeeper", func(c *Config) { c.ZKServer = "" }, true},
+		{"ours alone without zookeeper", func(c *Config) { c.ZKServer, c.ReplicatedRecords = "", 0 }, false},
 		{"no load rounds", func(c *Config) { c.Rounds = 0 }, false},
 		{"negative rounds", func(c *Config) { c.Rounds = -1 }, true},
 		{"warm-up too long", func(c *Config) { c.E2EWarmup = c.E2EDuration }, true},

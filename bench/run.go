@@ -45,7 +45,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	rep.Limits = append(rep.Limits, Limit{Name: "Sequential write of the data disk", Value: dk, Unit: "MB/s", Note: how})
 
 	systems := []*system{{name: Ours, cfg: &cfg}}
-	if cfg.KafkaLib != "" {
+	if cfg.KafkaLib != "" || cfg.ReplicatedRecords > 0 {
 		zs, err := startZooKeeper(ctx, &cfg, filepath.Join(cfg.WorkDir, "zookeeper"))
 		if err != nil {
 			return nil, fmt.Errorf("zookeeper: %w", err)
@@ -54,7 +54,10 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			zs.stop(10 * time.Second)
 			os.RemoveAll(filepath.Join(cfg.WorkDir, "zookeeper"))
 		}()
-		systems = append(systems, &system{name: Kafka, cfg: &cfg, zkAddr: zs.addr})
+		systems[0].zkAddr = zs.addr
+		if cfg.KafkaLib != "" {
+			systems = append(systems, &system{name: Kafka, cfg: &cfg, zkAddr: zs.addr})
+		}
 	}
 	// A failed step is reported and the run goes on, so one failure does not lose the rest.
 	step := func(s *system, what string, fn func() error) {
@@ -65,9 +68,14 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			rep.Failures = append(rep.Failures, msg)
 		}
 	}
-	for round := 1; round <= cfg.Rounds && ctx.Err() == nil; round++ {
+	for round := 1; !cfg.SkipLoad && round <= cfg.Rounds && ctx.Err() == nil; round++ {
 		for _, s := range systems {
 			step(s, fmt.Sprintf("load round %d", round), func() error { return s.loadRound(ctx, rec, round) })
+		}
+	}
+	for round := 1; cfg.ReplicatedRecords > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		for _, s := range systems {
+			step(s, fmt.Sprintf("replicated round %d", round), func() error { return s.replicatedStep(ctx, rec, round) })
 		}
 	}
 	if cfg.RecoveryBytes > 0 {
@@ -89,6 +97,7 @@ func (c Config) params() []string {
 		fmt.Sprintf("rounds=%d", c.Rounds), fmt.Sprintf("partitions=%d", c.Partitions),
 		fmt.Sprintf("records_1KiB=%d", c.Records1K), fmt.Sprintf("records_100B=%d", c.Records100),
 		fmt.Sprintf("e2e=%d records/s of 1 KiB for %v (first %v dropped)", c.E2ERate, c.E2EDuration, c.E2EWarmup),
+		fmt.Sprintf("replicated_records=%d (3 brokers, RF 3, min.insync.replicas=2, acks=all)", c.ReplicatedRecords),
 		fmt.Sprintf("recovery_log=%d MiB", c.RecoveryBytes>>20),
 		fmt.Sprintf("N=%d partitions", c.ScalePartitions), fmt.Sprintf("idle_connections=%d", c.IdleConns),
 	}
@@ -110,7 +119,7 @@ func (s *system) boot(ctx context.Context, rec *recorder, dir, listenKey, produc
 		return nil, err
 	}
 	t0 := time.Now()
-	srv, err := s.start(ctx, dir, port)
+	srv, err := s.start(ctx, dir, port, s.properties(dir, port))
 	if err != nil {
 		return nil, err
 	}

@@ -29,7 +29,7 @@ var kafkaJVM = []string{
 type system struct {
 	name   string
 	cfg    *Config
-	zkAddr string // Kafka only
+	zkAddr string // the run's ZooKeeper: Kafka's always, ours for the replicated workload
 	chroot string // Kafka only: one per data directory, so every round starts clean
 }
 
@@ -58,13 +58,14 @@ func (s *system) properties(dir string, port int) string {
 	return strings.Join(lines, "\n") + "\n"
 }
 
-// start launches the broker on dir (kept across restarts: recovery uses that).
-func (s *system) start(ctx context.Context, dir string, port int) (*server, error) {
+// start launches the broker on dir (kept across restarts: recovery uses that) with the
+// given server.properties text.
+func (s *system) start(ctx context.Context, dir string, port int, properties string) (*server, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
 	props := filepath.Join(dir, "server.properties")
-	if err := os.WriteFile(props, []byte(s.properties(dir, port)), 0o644); err != nil {
+	if err := os.WriteFile(props, []byte(properties), 0o644); err != nil {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)

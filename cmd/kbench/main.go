@@ -42,6 +42,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	scaleParts := fs.Int("scale-partitions", -1, "partitions of the scale step (-1: 10000, or 50 with -smoke)")
 	idleConns := fs.Int("idle-conns", -1, "idle connections of the scale step (-1: 5000, or 50 with -smoke)")
 	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
+	noReplicated := fs.Bool("no-replicated", false, "skip the replicated workload (3 brokers per system, RF 3, acks=all)")
 	var c bench.Config
 	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
 	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
@@ -82,7 +83,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 		cfg.IdleConns = *idleConns
 	}
 	if *noLoad {
-		cfg.Rounds = 0
+		cfg.SkipLoad = true
+	}
+	if *noReplicated {
+		cfg.ReplicatedRecords = 0
 	}
 	if *noScale {
 		cfg.ScalePartitions, cfg.IdleConns = 0, 0
