@@ -81,7 +81,7 @@ func (w *frameWriter) write(f *outFrame, flush bool) error {
 
 func (w *frameWriter) writeRegion(r *log.Region) error {
 	n := int(r.Size)
-	if r.Size <= regionCopyMax {
+	if r.Size <= regionCopyMax && n <= w.bw.Size() {
 		if w.bw.Available() < n {
 			if err := w.bw.Flush(); err != nil {
 				return err
