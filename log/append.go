@@ -52,7 +52,7 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 	flush := l.needFlush()
 	l.mu.Unlock()
 	if flush {
-		if err := l.Flush(); err != nil {
+		if err := l.flushTo(res.LastOffset + 1); err != nil {
 			return res, err
 		}
 	}
@@ -127,7 +127,7 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 	flush := l.needFlush()
 	l.mu.Unlock()
 	if flush {
-		if err := l.Flush(); err != nil {
+		if err := l.flushTo(res.LastOffset + 1); err != nil {
 			return res, err
 		}
 	}
@@ -216,13 +216,25 @@ func (l *Log) rollLocked(base int64) error {
 
 // Flush fsyncs segments and indexes up to the log end and advances the
 // recovery point. The fsync runs without blocking reads or appends.
-func (l *Log) Flush() error {
+func (l *Log) Flush() error { return l.flushTo(math.MaxInt64) }
+
+// flushTo makes the log durable at least up to offset (exclusive) by flushing
+// up to the log end. Appends that need a flush (log.flush.interval.messages)
+// call it with the end of their own batch, and commit as a group: while one
+// fsync runs, the appends behind it wait on flushMu, and the first of them to
+// get it syncs for all; the others then find the recovery point past their
+// batch and return without another fsync.
+func (l *Log) flushTo(offset int64) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
 		return ErrClosed
+	}
+	if l.recoveryPoint >= offset {
+		l.mu.RUnlock()
+		return nil
 	}
 	target := l.logEnd
 	gen := l.dirGen
