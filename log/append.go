@@ -1,6 +1,7 @@
 package log
 
 import (
+	"errors"
 	"fmt"
 	"math"
 )
@@ -49,14 +50,9 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 		}
 	}
 	res := AppendResult{FirstOffset: h.BaseOffset, LastOffset: h.lastOffset(), LogStartOffset: l.logStart}
-	flush := l.needFlush()
+	flush, rolled := l.needFlush(), l.takeRolled()
 	l.mu.Unlock()
-	if flush {
-		if err := l.flushTo(res.LastOffset + 1); err != nil {
-			return res, err
-		}
-	}
-	return res, nil
+	return res, l.afterAppend(flush, rolled, res.LastOffset+1)
 }
 
 // AppendAsFollower appends one or more concatenated batches that already
@@ -124,14 +120,45 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendResult, error) {
 		}
 	}
 	res := AppendResult{FirstOffset: items[0].h.BaseOffset, LastOffset: items[len(items)-1].h.lastOffset(), LogStartOffset: l.logStart}
-	flush := l.needFlush()
+	flush, rolled := l.needFlush(), l.takeRolled()
 	l.mu.Unlock()
+	return res, l.afterAppend(flush, rolled, res.LastOffset+1)
+}
+
+// afterAppend runs the flush an append asked for, outside the log's lock: a
+// flush of everything up to end when the flush interval was reached (the
+// caller waits for it), otherwise, when the append rolled a new segment at
+// rolled, a background flush of the segments before it, as Kafka does on
+// roll, so that the recovery point follows the rolled segments.
+func (l *Log) afterAppend(flush bool, rolled, end int64) error {
 	if flush {
-		if err := l.flushTo(res.LastOffset + 1); err != nil {
-			return res, err
-		}
+		return l.flushTo(end, math.MaxInt64)
 	}
-	return res, nil
+	if rolled > 0 {
+		l.flushInBackground(rolled)
+	}
+	return nil
+}
+
+// takeRolled returns and clears the base of a segment rolled since the last
+// call (0: none). Callers hold mu.
+func (l *Log) takeRolled() int64 {
+	r := l.rolledAt
+	l.rolledAt = 0
+	return r
+}
+
+// flushInBackground flushes the segments below offset upTo without making
+// anyone wait. An error other than a closed log fails the log, as any flush
+// error does, and is logged. The goroutine ends with its flush: Close takes
+// flushMu, so it waits for a flush under way, and a flush that starts after
+// Close returns ErrClosed at once.
+func (l *Log) flushInBackground(upTo int64) {
+	go func() {
+		if err := l.flushTo(upTo, upTo); err != nil && !errors.Is(err, ErrClosed) {
+			l.logger.Error().Err(err).Int64("offset", upTo).Msg("flushing the segments before a roll failed")
+		}
+	}()
 }
 
 // appendLocked rolls if needed and writes one batch with assigned offsets.
@@ -183,6 +210,9 @@ func (l *Log) Roll() error {
 	if err := l.rollLocked(l.logEnd); err != nil {
 		return l.fail(err)
 	}
+	if rolled := l.takeRolled(); rolled > 0 {
+		l.flushInBackground(rolled)
+	}
 	return nil
 }
 
@@ -207,6 +237,7 @@ func (l *Log) rollLocked(base int64) error {
 	}
 	l.segs = append(l.segs, s)
 	l.dirGen++
+	l.rolledAt = base
 	if err := l.writeSnapshot(base); err != nil {
 		l.logger.Warn().Err(err).Int64("offset", base).Msg("could not write producer snapshot")
 	}
@@ -216,15 +247,16 @@ func (l *Log) rollLocked(base int64) error {
 
 // Flush fsyncs segments and indexes up to the log end and advances the
 // recovery point. The fsync runs without blocking reads or appends.
-func (l *Log) Flush() error { return l.flushTo(math.MaxInt64) }
+func (l *Log) Flush() error { return l.flushTo(math.MaxInt64, math.MaxInt64) }
 
 // flushTo makes the log durable at least up to offset (exclusive) by flushing
-// up to the log end. Appends that need a flush (log.flush.interval.messages)
-// call it with the end of their own batch, and commit as a group: while one
-// fsync runs, the appends behind it wait on flushMu, and the first of them to
-// get it syncs for all; the others then find the recovery point past their
-// batch and return without another fsync.
-func (l *Log) flushTo(offset int64) error {
+// the segments below upTo (and at most up to the log end); it does nothing
+// when the recovery point is already there. Appends that need a flush
+// (log.flush.interval.messages) call it with the end of their own batch, and
+// commit as a group: while one fsync runs, the appends behind it wait on
+// flushMu, and the first of them to get it syncs for all; the others then find
+// the recovery point past their batch and return without another fsync.
+func (l *Log) flushTo(offset, upTo int64) error {
 	l.flushMu.Lock()
 	defer l.flushMu.Unlock()
 	l.mu.RLock()
@@ -236,10 +268,15 @@ func (l *Log) flushTo(offset int64) error {
 		l.mu.RUnlock()
 		return nil
 	}
-	target := l.logEnd
+	target := min(l.logEnd, upTo)
 	gen := l.dirGen
 	needDir := gen != l.dirSynced
-	segs := append([]*segment(nil), l.segs[l.segmentFor(l.recoveryPoint):]...)
+	var segs []*segment
+	for _, s := range l.segs[l.segmentFor(l.recoveryPoint):] {
+		if s.base < target {
+			segs = append(segs, s)
+		}
+	}
 	l.mu.RUnlock()
 
 	var err error

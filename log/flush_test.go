@@ -60,3 +60,30 @@ func TestFlushGroupCommit(t *testing.T) {
 		t.Logf("%d segment fsyncs for %d appends", n, writers*each)
 	}
 }
+
+// TestRollFlushesInBackground: rolling a segment flushes the segments before it without the
+// append waiting, so the recovery point follows the rolled segments (as Kafka's roll does),
+// while the active segment stays unflushed (log.flush.interval.messages is off).
+func TestRollFlushesInBackground(t *testing.T) {
+	o := testOpts()
+	o.SegmentBytes = 4 << 10
+	l, _ := newLog(t, o)
+	for i := 0; i < 20; i++ {
+		appendT(t, l, mkBatch(t, spec{n: 2, valueSize: 500}), 0)
+	}
+	segs := l.Segments()
+	if len(segs) < 3 {
+		t.Fatalf("%d segments, want several", len(segs))
+	}
+	active := segs[len(segs)-1].BaseOffset
+	deadline := time.Now().Add(5 * time.Second)
+	for l.RecoveryPoint() < active {
+		if time.Now().After(deadline) {
+			t.Fatalf("recovery point %d, want the active segment's base %d after the rolls", l.RecoveryPoint(), active)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if rp := l.RecoveryPoint(); rp != active || rp >= l.LogEndOffset() {
+		t.Fatalf("recovery point %d, want exactly the active segment's base %d (log end %d)", rp, active, l.LogEndOffset())
+	}
+}

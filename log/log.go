@@ -35,6 +35,7 @@ type Log struct {
 	failed        error  // set after an I/O error on the write path
 	dirGen        uint64 // bumped when files are created or removed in dir
 	dirSynced     uint64 // dirGen at the last directory fsync
+	rolledAt      int64  // base of a segment rolled since the last append returned (0: none); its predecessor is flushed in the background
 }
 
 // AppendResult describes a successful Append.
