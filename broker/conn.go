@@ -1,7 +1,6 @@
 package broker
 
 import (
-	"bufio"
 	"context"
 	"encoding/binary"
 	"errors"
@@ -71,7 +70,8 @@ func (c *conn) serve() {
 }
 
 func (c *conn) readLoop() {
-	br := bufio.NewReaderSize(c.nc, 64<<10)
+	br := &lazyReader{nc: c.nc, pool: &c.s.buffers}
+	defer br.idle()
 	idle := time.Duration(c.s.cfg.ConnectionsMaxIdleMs) * time.Millisecond
 	var spare []byte // the previous Produce frame's buffer, reused for the next frame
 	for {
@@ -93,6 +93,7 @@ func (c *conn) readLoop() {
 		if reusableFrame(frame) {
 			spare = frame[:0]
 		}
+		br.idle()
 	}
 }
 

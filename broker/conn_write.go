@@ -37,14 +37,19 @@ func (c *conn) send(f outFrame) {
 }
 
 func (c *conn) writeLoop() {
-	w := &frameWriter{nc: c.nc, bw: bufio.NewWriterSize(c.nc, 64<<10)}
+	w := &frameWriter{nc: c.nc, pool: &c.s.buffers}
+	defer w.idle()
 	for f := range c.out {
-		err := w.write(&f, len(c.out) == 0)
+		idle := len(c.out) == 0
+		err := w.write(&f, idle)
 		f.release()
 		if err != nil {
 			c.logger.Debug().Err(err).Msg("write failed; closing connection")
 			c.close()
 			break
+		}
+		if idle {
+			w.idle()
 		}
 	}
 	// Drain so the reader never blocks on a dead connection.
@@ -54,14 +59,29 @@ func (c *conn) writeLoop() {
 }
 
 // frameWriter writes response frames through a buffer, and record sets in segment files
-// with sendfile when they are large.
+// with sendfile when they are large. The buffer comes from the pool when a frame is written
+// and goes back once everything is flushed (idle).
 type frameWriter struct {
-	nc net.Conn
-	bw *bufio.Writer
+	nc   net.Conn
+	pool *connBuffers // nil: bw is the writer's own
+	bw   *bufio.Writer
+}
+
+// idle gives the buffer back to the pool; only call it after a successful flush or when the
+// connection is done.
+func (w *frameWriter) idle() {
+	if w.pool != nil && w.bw != nil {
+		w.bw.Reset(nil)
+		w.pool.writers.Put(w.bw)
+		w.bw = nil
+	}
 }
 
 // write writes one frame, and flushes when flush is set (no other response is waiting).
 func (w *frameWriter) write(f *outFrame, flush bool) error {
+	if w.bw == nil {
+		w.bw = w.pool.writer(w.nc)
+	}
 	if _, err := w.bw.Write(f.head); err != nil {
 		return err
 	}

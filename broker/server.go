@@ -55,6 +55,7 @@ type Server struct {
 	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
 	nconns    atomic.Int64
 	connSeq   atomic.Uint64
+	buffers   connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
