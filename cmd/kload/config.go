@@ -23,6 +23,7 @@ type Config struct {
 	Mode        string // "produce", "consume" or "both"
 	Compression string // "none", "gzip", "snappy", "lz4" or "zstd"
 	Linger      time.Duration
+	Partitioner string // "sticky" (franz-go's default) or "roundrobin"
 	Inflight    int
 	Timeout     time.Duration
 	JSON        bool
@@ -45,6 +46,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Mode, "mode", "both", "produce, consume or both")
 	fs.StringVar(&c.Compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
 	fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "producer linger")
+	fs.StringVar(&c.Partitioner, "partitioner", "sticky", "sticky (franz-go's default: partitions fill unevenly) or roundrobin (record by record: equal partitions)")
 	fs.IntVar(&c.Inflight, "inflight", 5, "produce requests in flight per broker when acks is 1 or 0")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "overall deadline")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of text")
@@ -93,6 +95,11 @@ func (c Config) validate(parts, repl int) error {
 	default:
 		return fmt.Errorf("-mode: %q, want produce, consume or both", c.Mode)
 	}
+	switch c.Partitioner {
+	case "sticky", "roundrobin":
+	default:
+		return fmt.Errorf("-partitioner: %q, want sticky or roundrobin", c.Partitioner)
+	}
 	return nil
 }
 
@@ -140,6 +147,9 @@ func (c Config) producerOpts() []kgo.Opt {
 	}
 	if c.Acks != "all" && c.Acks != "-1" {
 		opts = append(opts, kgo.DisableIdempotentWrite(), kgo.MaxProduceRequestsInflightPerBroker(c.Inflight))
+	}
+	if c.Partitioner == "roundrobin" {
+		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	}
 	return opts
 }

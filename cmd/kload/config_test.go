@@ -20,18 +20,19 @@ func TestParseConfig(t *testing.T) {
 			name: "every flag",
 			args: []string{"-brokers", "a:1, b:2", "-topic", "t", "-records", "10", "-size", "5", "-partitions", "3",
 				"-replication", "1", "-acks", "0", "-mode", "produce", "-compression", "zstd", "-linger", "1ms",
-				"-inflight", "2", "-timeout", "1m", "-json"},
+				"-inflight", "2", "-timeout", "1m", "-json", "-partitioner", "roundrobin"},
 			want: func(c *Config) {
 				c.Brokers = []string{"a:1", "b:2"}
 				c.Topic, c.Records, c.Size, c.Partitions, c.Replication = "t", 10, 5, 3, 1
 				c.Acks, c.Mode, c.Compression, c.Linger = "0", "produce", "zstd", time.Millisecond
-				c.Inflight, c.Timeout, c.JSON = 2, time.Minute, true
+				c.Inflight, c.Timeout, c.JSON, c.Partitioner = 2, time.Minute, true, "roundrobin"
 			},
 		},
 		{name: "acks -1 means all", args: []string{"-acks", "-1"}, want: func(c *Config) { c.Acks = "-1" }},
 		{name: "bad acks", args: []string{"-acks", "2"}, wantErr: "-acks"},
 		{name: "bad mode", args: []string{"-mode", "read"}, wantErr: "-mode"},
 		{name: "bad compression", args: []string{"-compression", "brotli"}, wantErr: "-compression"},
+		{name: "bad partitioner", args: []string{"-partitioner", "hash"}, wantErr: "-partitioner"},
 		{name: "zero partitions", args: []string{"-partitions", "0"}, wantErr: "-partitions"},
 		{name: "zero replication", args: []string{"-replication", "0"}, wantErr: "-replication"},
 		{name: "negative records", args: []string{"-records", "-1"}, wantErr: "-records"},
@@ -46,7 +47,7 @@ func TestParseConfig(t *testing.T) {
 	base := Config{
 		Brokers: []string{"127.0.0.1:9092"}, Topic: "kload", Records: 200000, Size: 1024, Partitions: 6,
 		Replication: -1, Acks: "all", Mode: "both", Compression: "none", Linger: 5 * time.Millisecond,
-		Inflight: 5, Timeout: 10 * time.Minute,
+		Inflight: 5, Timeout: 10 * time.Minute, Partitioner: "sticky",
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
