@@ -17,8 +17,11 @@ package broker
 //   - v9+ current leader epoch: older -> FENCED_LEADER_EPOCH, newer -> UNKNOWN_LEADER_EPOCH.
 //   - Followers (replica id >= 0) read up to the log end; their fetch offset is their log end,
 //     which moves the high watermark and may bring them back into the ISR. A follower whose
-//     last fetched epoch ends earlier on the leader gets DivergingEpoch and no records, and
-//     truncates (KIP-595 truncation on fetch).
+//     last fetched epoch ends earlier on the leader (or is unknown to it, only an earlier
+//     epoch being known) gets DivergingEpoch and no records at once, even in a long poll, and
+//     truncates (KIP-320 truncation on fetch); one whose epoch has no end on the leader, or
+//     whose fetch offset is below the log start, gets OFFSET_OUT_OF_RANGE (Kafka's
+//     Partition.readRecords).
 //   - v13+ (topic ids) is not advertised.
 
 import (
@@ -60,8 +63,8 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 				}
 			}
 		}
-		total, hadError := s.readFetch(rc, req, resp)
-		if hadError || total >= int(req.MinBytes) || wake == nil {
+		total, answerNow := s.readFetch(rc, req, resp)
+		if answerNow || total >= int(req.MinBytes) || wake == nil {
 			return resp, nil
 		}
 		remaining := time.Until(deadline)
@@ -81,12 +84,13 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 }
 
 // readFetch fills resp.Topics from the logs and returns the record bytes gathered and
-// whether any partition had an error (which answers the fetch at once, as Kafka does).
+// whether the fetch must be answered at once: a partition had an error, or a follower's log
+// diverged and must be cut back before it fetches again (as Kafka does).
 func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, bool) {
 	resp.Topics = resp.Topics[:0]
 	rc.regions.release() // a long poll's earlier read
 	total := 0
-	hadError := false
+	answerNow := false
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
@@ -101,8 +105,11 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+			if sp.DivergingEpoch.EndOffset >= 0 {
+				answerNow = true
+			}
 			if err != nil {
-				hadError = true
+				answerNow = true
 				sp.ErrorCode = errorCode(err)
 				ev := rc.conn.logger.Debug()
 				if isUnexpected(err) {
@@ -119,7 +126,7 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
-	return total, hadError
+	return total, answerNow
 }
 
 // fetchPartition reads one partition into sp and returns the bytes read.
@@ -193,9 +200,12 @@ func checkLeaderEpoch(p *partition, clientEpoch int32) error {
 func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchRequestTopicPartition, budget int, first bool, sp *kmsg.FetchResponseTopicPartition, regions *fetchRegions) (int, error) {
 	sp.LogStartOffset = p.log.LogStartOffset()
 	if rp.LastFetchedEpoch >= 0 {
-		epoch, end := p.log.EndOffsetForEpoch(rp.LastFetchedEpoch)
-		if epoch < rp.LastFetchedEpoch || end < rp.FetchOffset {
-			sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()
+		epoch, end, diverged, err := p.log.DivergingEpoch(rp.LastFetchedEpoch, rp.FetchOffset)
+		sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()
+		if err != nil {
+			return 0, fmt.Errorf("%w: follower %d: %w", kerr.OffsetOutOfRange, replica, err)
+		}
+		if diverged {
 			sp.DivergingEpoch.Epoch, sp.DivergingEpoch.EndOffset = epoch, end
 			return 0, nil
 		}

@@ -5,14 +5,19 @@ package broker
 //
 //   - A request from an older controller epoch than one already seen gets
 //     STALE_CONTROLLER_EPOCH; one addressed to an older broker epoch (a previous registration
-//     of this broker) gets STALE_BROKER_EPOCH. Partition states with a leader epoch older than
-//     the known one are ignored.
-//   - Leader: the partition's log is opened (created when new) and it serves produce and fetch
-//     from now on; its follower fetcher stops. Follower: the replica fetcher for the leader takes
-//     it. For __consumer_offsets, the group coordinator loads or resigns the partition.
+//     of this broker) gets STALE_BROKER_EPOCH. A partition state whose leader epoch is not
+//     newer than the one this broker holds is refused for that partition with
+//     STALE_CONTROLLER_EPOCH and changes nothing, as Kafka's ReplicaManager refuses it (a
+//     controller failover resends every state with the same epochs).
+//   - Leader: the partition's log is opened (created when new), the new epoch is recorded at
+//     its log end, and it serves produce and fetch from now on; its follower fetcher stops.
+//     Follower: the replica fetcher for the leader takes it, reconciling its log with the
+//     leader's before it fetches (replica_fetcher.go). For __consumer_offsets, the group
+//     coordinator loads or resigns the partition.
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -41,10 +46,18 @@ func (s *Server) handleLeaderAndISR(rc *requestContext, req *kmsg.LeaderAndISRRe
 			rp.Topic, rp.Partition = ts.Topic, ps.Partition
 			if err := s.applyLeaderAndISR(ts.Topic, ts.TopicID, tc, ps); err != nil {
 				rp.ErrorCode = errorCode(err)
-				if rp.ErrorCode == kerr.UnknownServerError.Code {
+				ev := rc.conn.logger.Error()
+				switch rp.ErrorCode {
+				case kerr.UnknownServerError.Code:
 					rp.ErrorCode = kerr.KafkaStorageError.Code
+				case kerr.StaleControllerEpoch.Code:
+					ev = rc.conn.logger.Warn()
+					if errors.Is(err, errSameLeaderEpoch) {
+						ev = rc.conn.logger.Debug()
+					}
 				}
-				rc.conn.logger.Error().Err(err).Str("topic", ts.Topic).Int32("partition", ps.Partition).Msg("applying LeaderAndIsr")
+				ev.Err(err).Str("topic", ts.Topic).Int32("partition", ps.Partition).Int32("epoch", ps.LeaderEpoch).
+					Int32("controller_epoch", req.ControllerEpoch).Msg("applying LeaderAndIsr")
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -80,14 +93,14 @@ func (s *Server) checkControllerRequest(controllerEpoch int32, brokerEpoch int64
 func (s *Server) applyLeaderAndISR(topic string, id [16]byte, tc config.TopicConfig, ps kmsg.LeaderAndISRRequestTopicPartition) error {
 	tp := log.TopicPartition{Topic: topic, Partition: ps.Partition}
 	if !slices.Contains(ps.Replicas, s.cfg.BrokerID) {
-		return fmt.Errorf("%w: broker %d is not a replica of %s-%d", kerr.NotLeaderForPartition, s.cfg.BrokerID, topic, ps.Partition)
+		return fmt.Errorf("%w: broker %d is not a replica of %s-%d", kerr.UnknownTopicOrPartition, s.cfg.BrokerID, topic, ps.Partition)
 	}
 	st := leaderState{leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, partitionEpoch: ps.ZKVersion, replicas: ps.Replicas, isr: ps.ISR}
 	if ps.Leader == s.cfg.BrokerID {
-		s.rm.fetchers.unfollow(tp)
 		if _, err := s.rm.makeLeader(tp, id, tc, st); err != nil {
 			return err
 		}
+		s.rm.fetchers.unfollow(tp) // an answer still in flight finds the partition leading and is dropped
 		if topic == offsetsTopic && s.groups != nil {
 			s.groups.BecomeLeader(ps.Partition)
 		}

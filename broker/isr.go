@@ -61,36 +61,44 @@ func (rm *replicaManager) proposeISR(p *partition, newISR []int32) {
 }
 
 func (c *isrChanger) alter(p *partition, newISR []int32, leaderEpoch, partitionEpoch int32) {
-	req := kmsg.NewPtrAlterPartitionRequest()
-	req.SetVersion(alterPartitionVersion)
-	req.BrokerID, req.BrokerEpoch = c.self, c.brokerEpoch()
-	rt := kmsg.NewAlterPartitionRequestTopic()
-	rt.Topic, rt.TopicID = p.tp.Topic, p.topicID
-	rp := kmsg.NewAlterPartitionRequestTopicPartition()
-	rp.Partition, rp.LeaderEpoch, rp.NewISR, rp.PartitionEpoch = p.tp.Partition, leaderEpoch, newISR, partitionEpoch
-	rt.Partitions = append(rt.Partitions, rp)
-	req.Topics = append(req.Topics, rt)
-
-	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
-	defer cancel()
-	raw, err := c.send(ctx, req)
-	code := int16(0)
-	var got *kmsg.AlterPartitionResponseTopicPartition
-	if err == nil {
-		resp := raw.(*kmsg.AlterPartitionResponse)
-		code = resp.ErrorCode
-		for i := range resp.Topics {
-			for j := range resp.Topics[i].Partitions {
-				if resp.Topics[i].Partitions[j].Partition == p.tp.Partition {
-					got = &resp.Topics[i].Partitions[j]
-				}
-			}
+	// Like Kafka's AlterPartitionManager, a proposal stays in flight until the controller
+	// answers it: one whose answer was lost may already be applied, and a later, different
+	// proposal would then carry a stale partition epoch and be refused for good. A retry of
+	// an applied change is answered with the current state (the controller treats it as
+	// idempotent). It ends when this broker stops leading the partition in this epoch.
+	backoff := 100 * time.Millisecond
+	var (
+		got  *kmsg.AlterPartitionResponseTopicPartition
+		code int16
+		err  error
+	)
+	for attempt := 1; ; attempt++ {
+		got, code, err = c.send1(p, newISR, leaderEpoch, partitionEpoch)
+		if err == nil && code != kerr.NotController.Code && code != kerr.RequestTimedOut.Code {
+			break
 		}
-		if code == 0 && got != nil {
-			code = got.ErrorCode
+		if c.ctx.Err() != nil || !p.isLeader.Load() || p.leaderEpoch.Load() != leaderEpoch {
+			break
 		}
+		ev := c.logger.Debug()
+		if attempt == 3 {
+			ev = c.logger.Warn()
+		}
+		ev.Err(err).Str("error", kerr.ErrorForCode(code).Error()).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).
+			Int("attempt", attempt).Msg("AlterPartition not answered by the controller; retrying")
+		t := time.NewTimer(backoff)
+		select {
+		case <-c.ctx.Done():
+			t.Stop()
+		case <-t.C:
+		}
+		backoff = min(2*backoff, 2*time.Second)
 	}
 	p.mu.Lock()
+	if p.leaderEpoch.Load() != leaderEpoch {
+		p.mu.Unlock() // a role change since reset the proposal; one of the new epoch may be in flight
+		return
+	}
 	p.isrInFlight, p.pendingISR = false, nil
 	switch {
 	case err != nil:
@@ -108,6 +116,40 @@ func (c *isrChanger) alter(p *partition, newISR []int32, leaderEpoch, partitionE
 	if moved || err == nil {
 		p.wake()
 	}
+}
+
+// send1 sends one AlterPartition for p and returns its partition's answer and error code.
+func (c *isrChanger) send1(p *partition, newISR []int32, leaderEpoch, partitionEpoch int32) (*kmsg.AlterPartitionResponseTopicPartition, int16, error) {
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.SetVersion(alterPartitionVersion)
+	req.BrokerID, req.BrokerEpoch = c.self, c.brokerEpoch()
+	rt := kmsg.NewAlterPartitionRequestTopic()
+	rt.Topic, rt.TopicID = p.tp.Topic, p.topicID
+	rp := kmsg.NewAlterPartitionRequestTopicPartition()
+	rp.Partition, rp.LeaderEpoch, rp.NewISR, rp.PartitionEpoch = p.tp.Partition, leaderEpoch, newISR, partitionEpoch
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+
+	ctx, cancel := context.WithTimeout(c.ctx, 10*time.Second)
+	defer cancel()
+	raw, err := c.send(ctx, req)
+	if err != nil {
+		return nil, 0, err
+	}
+	resp := raw.(*kmsg.AlterPartitionResponse)
+	var got *kmsg.AlterPartitionResponseTopicPartition
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			if resp.Topics[i].Partitions[j].Partition == p.tp.Partition {
+				got = &resp.Topics[i].Partitions[j]
+			}
+		}
+	}
+	code := resp.ErrorCode
+	if code == 0 && got != nil {
+		code = got.ErrorCode
+	}
+	return got, code, nil
 }
 
 // isrShrinkLoop removes lagging followers from the ISR of the partitions this broker leads.

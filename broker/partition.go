@@ -26,6 +26,11 @@ type partition struct {
 	leaderEpoch atomic.Int32
 	isLeader    atomic.Bool
 
+	// replicaMu orders the follower's log writes (the replica fetcher's appends and
+	// truncations) with role changes (LeaderAndIsr, StopReplica): a fetch answer is applied
+	// wholly before or wholly after a partition becomes leader.
+	replicaMu sync.Mutex
+
 	mu      sync.Mutex
 	waiters map[chan struct{}]struct{}
 	// Replication state, guarded by mu.

@@ -16,8 +16,20 @@ import (
 
 // Follower replication: one fetcher goroutine per leader broker fetches every partition this
 // broker follows from that leader with Fetch v12 (replica id = this broker), appends what it
-// gets with the leader's offsets, and takes the leader's high watermark. Divergent logs are cut
-// back with LastFetchedEpoch/DivergingEpoch (KIP-595 "truncation on fetch").
+// gets with the leader's offsets, and takes the leader's high watermark.
+//
+// A follower's log can hold batches its leader never had (it led an earlier epoch, or a stale
+// one, and appended before it was replaced). It is cut back to where the two logs agree, with
+// Kafka's rule (log.TruncationPoint), in two places:
+//   - when a partition joins a fetcher in a new leader epoch, before its first fetch: the
+//     follower asks OffsetForLeaderEpoch for the end of its latest epoch on the leader, cuts,
+//     and asks again about the epoch it is left with until the cut is complete (an empty epoch
+//     cache cuts to the high watermark instead, as Kafka does);
+//   - on every fetch, with LastFetchedEpoch: a leader whose end of that epoch is below the
+//     fetch offset answers DivergingEpoch and no records (KIP-320 "truncation on fetch").
+//
+// Every cut is logged; the same divergence answered twice without the log changing is a
+// warning, so a replica that cannot converge is never silent.
 
 const (
 	replicaFetchVersion   = 12
@@ -25,6 +37,8 @@ const (
 	replicaFetchMaxBytes  = 10 << 20               // replica.fetch.response.max.bytes
 	replicaFetchPartBytes = 1 << 20                // replica.fetch.max.bytes
 	replicaFetchBackoff   = 500 * time.Millisecond // replica.fetch.backoff.ms
+	// offsetForLeaderEpochVersion is what Kafka 3.9 followers send (v3+ carries the replica id).
+	offsetForLeaderEpochVersion = 4
 )
 
 // fetcherManager owns the replica fetchers, one per leader.
@@ -55,7 +69,7 @@ func (m *fetcherManager) follow(leader int32, p *partition) {
 	f, ok := m.fetchers[leader]
 	if !ok {
 		ctx, cancel := context.WithCancel(m.ctx)
-		f = &replicaFetcher{m: m, leader: leader, parts: make(map[log.TopicPartition]*partition), wakeCh: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
+		f = &replicaFetcher{m: m, leader: leader, parts: make(map[log.TopicPartition]*fetchState), wakeCh: make(chan struct{}, 1), ctx: ctx, cancel: cancel,
 			logger: m.logger.With().Int32("leader", leader).Logger()}
 		m.fetchers[leader] = f
 		m.spawn(f.run)
@@ -72,6 +86,27 @@ func (m *fetcherManager) unfollow(tp log.TopicPartition) {
 	}
 }
 
+// fetchState is one partition in a fetcher: the leader epoch it fetches in and whether its
+// log still has to be reconciled with the leader's before fetching.
+type fetchState struct {
+	p          *partition
+	epoch      int32
+	truncating bool
+	// The last divergence answered for this partition, and how many times in a row the same
+	// answer came back for the same log.
+	lastDivergence divergence
+	repeats        int
+}
+
+// divergence is one leader answer about a follower's epoch, with the follower's log end and
+// latest epoch when it came.
+type divergence struct {
+	leaderEpoch   int32
+	leaderEnd     int64
+	logEnd        int64
+	followerEpoch int32
+}
+
 type replicaFetcher struct {
 	m      *fetcherManager
 	leader int32
@@ -80,16 +115,21 @@ type replicaFetcher struct {
 	cancel context.CancelFunc
 
 	mu     sync.Mutex
-	parts  map[log.TopicPartition]*partition
+	parts  map[log.TopicPartition]*fetchState
 	delay  map[log.TopicPartition]time.Time // partitions backing off after an error
 	wakeCh chan struct{}
 	client *protocol.Client
 }
 
+// add starts fetching p; a partition already here keeps its state while its leader epoch is
+// the same, and starts over (reconciling its log first) in a new one.
 func (f *replicaFetcher) add(p *partition) {
+	epoch := p.leaderEpoch.Load()
 	f.mu.Lock()
-	f.parts[p.tp] = p
-	delete(f.delay, p.tp)
+	if st, ok := f.parts[p.tp]; !ok || st.p != p || st.epoch != epoch {
+		f.parts[p.tp] = &fetchState{p: p, epoch: epoch, truncating: true}
+		delete(f.delay, p.tp)
+	}
 	f.mu.Unlock()
 	select {
 	case f.wakeCh <- struct{}{}:
@@ -103,17 +143,29 @@ func (f *replicaFetcher) remove(tp log.TopicPartition) {
 	f.mu.Unlock()
 }
 
-func (f *replicaFetcher) snapshot(now time.Time) []*partition {
+// current reports whether st is still the fetcher's state for its partition.
+func (f *replicaFetcher) current(st *fetchState) bool {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	out := make([]*partition, 0, len(f.parts))
-	for tp, p := range f.parts {
+	return f.parts[st.p.tp] == st
+}
+
+// snapshot returns the partitions ready to work on, split into those whose log must first be
+// reconciled with the leader's and those that fetch.
+func (f *replicaFetcher) snapshot(now time.Time) (truncating, fetching []*fetchState) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for tp, st := range f.parts {
 		if until, ok := f.delay[tp]; ok && now.Before(until) {
 			continue
 		}
-		out = append(out, p)
+		if st.truncating {
+			truncating = append(truncating, st)
+		} else {
+			fetching = append(fetching, st)
+		}
 	}
-	return out
+	return truncating, fetching
 }
 
 func (f *replicaFetcher) backoff(tp log.TopicPartition) {
@@ -145,14 +197,21 @@ func (f *replicaFetcher) run() {
 		}
 	}()
 	for f.ctx.Err() == nil {
-		parts := f.snapshot(time.Now())
-		if len(parts) == 0 {
+		truncating, fetching := f.snapshot(time.Now())
+		if len(truncating) == 0 && len(fetching) == 0 {
 			if !f.sleep(replicaFetchBackoff) {
 				return
 			}
 			continue
 		}
-		if err := f.fetchOnce(parts); err != nil {
+		err := f.connect()
+		if err == nil && len(truncating) > 0 {
+			err = f.reconcile(truncating)
+		}
+		if err == nil && len(fetching) > 0 {
+			err = f.fetchOnce(fetching)
+		}
+		if err != nil {
 			if f.client != nil {
 				f.client.Close()
 				f.client = nil
@@ -185,10 +244,158 @@ func (f *replicaFetcher) connect() error {
 	return nil
 }
 
-func (f *replicaFetcher) fetchOnce(parts []*partition) error {
-	if err := f.connect(); err != nil {
+// partitionFailed logs a partition's failure (retriable ones, such as a leadership move that
+// the next LeaderAndIsr settles, at debug) and backs it off.
+func (f *replicaFetcher) partitionFailed(tp log.TopicPartition, err error, what string) {
+	ev := f.logger.Warn()
+	var ke *kerr.Error
+	if errors.As(err, &ke) && ke.Retriable {
+		ev = f.logger.Debug()
+	}
+	ev.Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg(what)
+	f.backoff(tp)
+}
+
+// reconcile asks the leader, with OffsetForLeaderEpoch, where each partition's latest epoch
+// ends, and cuts the follower's log there. A partition whose cut is complete starts fetching;
+// one whose log does not know the leader's epoch asks again about the epoch it is left with.
+func (f *replicaFetcher) reconcile(states []*fetchState) error {
+	req := kmsg.NewPtrOffsetForLeaderEpochRequest()
+	req.SetVersion(offsetForLeaderEpochVersion)
+	req.ReplicaID = f.m.self
+	byTopic := map[string]int{}
+	asked := map[log.TopicPartition]*fetchState{}
+	for _, st := range states {
+		p := st.p
+		latest, ok := p.log.LatestEpoch()
+		if !ok {
+			// No epoch to ask about: Kafka cuts to the high watermark.
+			if err := f.truncate(st, p.highWatermark(), true, "no leader epoch in the follower's cache; truncating to the high watermark"); err != nil {
+				f.partitionFailed(p.tp, err, "truncating follower log")
+			}
+			continue
+		}
+		i, ok := byTopic[p.tp.Topic]
+		if !ok {
+			i = len(req.Topics)
+			byTopic[p.tp.Topic] = i
+			rt := kmsg.NewOffsetForLeaderEpochRequestTopic()
+			rt.Topic = p.tp.Topic
+			req.Topics = append(req.Topics, rt)
+		}
+		rp := kmsg.NewOffsetForLeaderEpochRequestTopicPartition()
+		rp.Partition = p.tp.Partition
+		rp.CurrentLeaderEpoch = st.epoch
+		rp.LeaderEpoch = latest
+		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		asked[p.tp] = st
+	}
+	if len(asked) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
+	defer cancel()
+	raw, err := f.client.Request(ctx, req)
+	if err != nil {
 		return err
 	}
+	for _, rt := range raw.(*kmsg.OffsetForLeaderEpochResponse).Topics {
+		for _, rp := range rt.Partitions {
+			tp := log.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
+			st, ok := asked[tp]
+			if !ok {
+				continue
+			}
+			delete(asked, tp)
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				f.partitionFailed(tp, err, "OffsetForLeaderEpoch to the leader failed")
+				continue
+			}
+			if err := f.truncateToEpochEnd(st, rp.LeaderEpoch, rp.EndOffset, "offset for leader epoch"); err != nil {
+				f.partitionFailed(tp, err, "truncating follower log")
+			}
+		}
+	}
+	for tp := range asked {
+		f.partitionFailed(tp, errors.New("partition missing from the answer"), "OffsetForLeaderEpoch to the leader failed")
+	}
+	return nil
+}
+
+// truncateToEpochEnd cuts st's log where the leader says its epoch leaderEpoch ends (an
+// OffsetForLeaderEpoch answer or a DivergingEpoch), with Kafka's rule.
+func (f *replicaFetcher) truncateToEpochEnd(st *fetchState, leaderEpoch int32, leaderEnd int64, source string) error {
+	p := st.p
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if !f.current(st) || p.isLeader.Load() || p.leaderEpoch.Load() != st.epoch {
+		return nil // the partition changed role or epoch meanwhile: the answer is stale
+	}
+	followerEpoch, _ := p.log.LatestEpoch()
+	d := divergence{leaderEpoch: leaderEpoch, leaderEnd: leaderEnd, logEnd: p.log.LogEndOffset(), followerEpoch: followerEpoch}
+	if d == st.lastDivergence {
+		st.repeats++
+	} else {
+		st.lastDivergence, st.repeats = d, 0
+	}
+	offset, complete := p.log.TruncationPoint(leaderEpoch, leaderEnd, p.highWatermark())
+	ev := f.logger.Info()
+	if st.repeats > 0 {
+		ev = f.logger.Warn().Int("repeats", st.repeats)
+	}
+	ev.Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int32("epoch", st.epoch).
+		Str("source", source).Int32("leader_epoch_answer", leaderEpoch).Int64("leader_end_offset", leaderEnd).
+		Int32("follower_epoch", followerEpoch).Int64("log_end_offset", d.logEnd).Int64("offset", offset).Bool("complete", complete).
+		Msg(truncationMessage(st.repeats, offset, d.logEnd))
+	return f.truncateLocked(st, offset, complete)
+}
+
+func truncationMessage(repeats int, offset, logEnd int64) string {
+	switch {
+	case repeats > 0:
+		return "the leader answered the same divergence again for an unchanged follower log"
+	case offset < logEnd:
+		return "follower log diverged from the leader; truncating"
+	default:
+		return "follower log agrees with the leader up to its end"
+	}
+}
+
+// truncate cuts st's log at offset (see truncateLocked), logging why.
+func (f *replicaFetcher) truncate(st *fetchState, offset int64, complete bool, why string) error {
+	p := st.p
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if !f.current(st) || p.isLeader.Load() || p.leaderEpoch.Load() != st.epoch {
+		return nil
+	}
+	f.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int32("epoch", st.epoch).
+		Int64("log_end_offset", p.log.LogEndOffset()).Int64("offset", offset).Msg(why)
+	return f.truncateLocked(st, offset, complete)
+}
+
+// truncateLocked cuts the log (dropping epoch entries from the new end) and keeps the high
+// watermark within it; a complete cut lets the partition fetch. Called with p.replicaMu held.
+func (f *replicaFetcher) truncateLocked(st *fetchState, offset int64, complete bool) error {
+	if err := st.p.log.TruncateTo(offset); err != nil {
+		return err
+	}
+	st.p.clampHW()
+	if complete {
+		f.mu.Lock()
+		st.truncating = false
+		f.mu.Unlock()
+	}
+	return nil
+}
+
+// fetched is what a fetch asked for one partition, to tell a stale answer from a current one.
+type fetched struct {
+	st     *fetchState
+	offset int64
+}
+
+func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 	req := kmsg.NewPtrFetchRequest()
 	req.SetVersion(replicaFetchVersion)
 	req.ReplicaID = f.m.self
@@ -197,7 +404,9 @@ func (f *replicaFetcher) fetchOnce(parts []*partition) error {
 	req.MaxBytes = replicaFetchMaxBytes
 	req.SessionID, req.SessionEpoch = 0, -1
 	byTopic := map[string]int{}
-	for _, p := range parts {
+	asked := make(map[log.TopicPartition]fetched, len(states))
+	for _, st := range states {
+		p := st.p
 		i, ok := byTopic[p.tp.Topic]
 		if !ok {
 			i = len(req.Topics)
@@ -208,7 +417,7 @@ func (f *replicaFetcher) fetchOnce(parts []*partition) error {
 		}
 		rp := kmsg.NewFetchRequestTopicPartition()
 		rp.Partition = p.tp.Partition
-		rp.CurrentLeaderEpoch = p.leaderEpoch.Load()
+		rp.CurrentLeaderEpoch = st.epoch
 		rp.FetchOffset = p.log.LogEndOffset()
 		rp.LastFetchedEpoch = -1
 		if e, ok := p.log.LatestEpoch(); ok {
@@ -217,6 +426,7 @@ func (f *replicaFetcher) fetchOnce(parts []*partition) error {
 		rp.LogStartOffset = p.log.LogStartOffset()
 		rp.PartitionMaxBytes = replicaFetchPartBytes
 		req.Topics[i].Partitions = append(req.Topics[i].Partitions, rp)
+		asked[p.tp] = fetched{st: st, offset: rp.FetchOffset}
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, 30*time.Second)
 	defer cancel()
@@ -228,36 +438,34 @@ func (f *replicaFetcher) fetchOnce(parts []*partition) error {
 	if resp.ErrorCode != 0 {
 		return kerr.ErrorForCode(resp.ErrorCode)
 	}
-	f.mu.Lock()
-	current := make(map[log.TopicPartition]*partition, len(f.parts))
-	for tp, p := range f.parts {
-		current[tp] = p
-	}
-	f.mu.Unlock()
 	for _, rt := range resp.Topics {
 		for i := range rt.Partitions {
 			rp := &rt.Partitions[i]
 			tp := log.TopicPartition{Topic: rt.Topic, Partition: rp.Partition}
-			p, ok := current[tp]
-			if !ok || p.isLeader.Load() {
+			a, ok := asked[tp]
+			if !ok {
 				continue
 			}
-			if err := f.apply(p, rp); err != nil {
-				ev := f.logger.Warn()
-				var ke *kerr.Error
-				if errors.As(err, &ke) && ke.Retriable {
-					ev = f.logger.Debug() // leadership moving: the next LeaderAndIsr settles it
-				}
-				ev.Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replica fetch partition failed")
-				f.backoff(tp)
+			if err := f.apply(a, rp); err != nil {
+				f.partitionFailed(tp, err, "replica fetch partition failed")
 			}
 		}
 	}
 	return nil
 }
 
-// apply handles one partition of a fetch response on the follower.
-func (f *replicaFetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartition) error {
+// apply handles one partition of a fetch response on the follower. An answer for a partition
+// that changed role, epoch or log end since the request was built is dropped.
+func (f *replicaFetcher) apply(a fetched, rp *kmsg.FetchResponseTopicPartition) error {
+	st, p := a.st, a.st.p
+	if rp.ErrorCode == 0 && rp.DivergingEpoch.EndOffset >= 0 {
+		return f.truncateToEpochEnd(st, rp.DivergingEpoch.Epoch, rp.DivergingEpoch.EndOffset, "diverging epoch")
+	}
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if !f.current(st) || p.isLeader.Load() || p.leaderEpoch.Load() != st.epoch || p.log.LogEndOffset() != a.offset {
+		return nil
+	}
 	switch rp.ErrorCode {
 	case 0:
 	case kerr.OffsetOutOfRange.Code:
@@ -269,7 +477,7 @@ func (f *replicaFetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartitio
 			return err
 		}
 		if rp.HighWatermark >= 0 && rp.HighWatermark < leo {
-			f.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int64("offset", rp.HighWatermark).Msg("follower ahead of the leader; truncating to the high watermark")
+			f.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int64("log_end_offset", leo).Int64("offset", rp.HighWatermark).Msg("follower ahead of the leader; truncating to the high watermark")
 			err := p.log.TruncateTo(rp.HighWatermark)
 			p.clampHW()
 			return err
@@ -277,18 +485,6 @@ func (f *replicaFetcher) apply(p *partition, rp *kmsg.FetchResponseTopicPartitio
 		return kerr.OffsetOutOfRange
 	default:
 		return kerr.ErrorForCode(rp.ErrorCode)
-	}
-	if rp.DivergingEpoch.Epoch >= 0 && rp.DivergingEpoch.EndOffset >= 0 {
-		end := rp.DivergingEpoch.EndOffset
-		if end < p.log.LogEndOffset() {
-			f.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int32("epoch", rp.DivergingEpoch.Epoch).
-				Int64("offset", end).Msg("follower log diverged from the leader; truncating")
-			if err := p.log.TruncateTo(end); err != nil {
-				return err
-			}
-			p.clampHW()
-		}
-		return nil
 	}
 	if len(rp.RecordBatches) > 0 {
 		if _, err := p.log.AppendAsFollower(rp.RecordBatches); err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"kbroker/broker/config"
 	"kbroker/log"
@@ -131,15 +132,41 @@ func (rm *replicaManager) pickDir() string {
 	return best
 }
 
-// makeLeader hosts a partition as leader for st.leaderEpoch, opening or creating its log.
-// A state with an older leader epoch than the one known is ignored.
+// A partition state whose leader epoch is not newer than the one this broker holds is refused:
+// Kafka's ReplicaManager answers it with STALE_CONTROLLER_EPOCH for that partition and changes
+// nothing. The same epoch is routine (a controller failover resends every state); an older
+// one is a delayed request from a past decision.
+var (
+	errSameLeaderEpoch  = fmt.Errorf("%w: leader epoch is the current one", kerr.StaleControllerEpoch)
+	errStaleLeaderEpoch = fmt.Errorf("%w: leader epoch is older than the current one", kerr.StaleControllerEpoch)
+)
+
+// checkNewEpoch refuses a state that does not move p to a newer leader epoch.
+func checkNewEpoch(p *partition, st leaderState) error {
+	switch cur := p.leaderEpoch.Load(); {
+	case st.leaderEpoch == cur:
+		return fmt.Errorf("%w (%d)", errSameLeaderEpoch, cur)
+	case st.leaderEpoch < cur:
+		return fmt.Errorf("%w: %d, current %d", errStaleLeaderEpoch, st.leaderEpoch, cur)
+	}
+	return nil
+}
+
+// makeLeader hosts a partition as leader for st.leaderEpoch, opening or creating its log, and
+// records that the epoch starts at the log end (Kafka's Partition.makeLeader), so that
+// followers that led or followed an earlier epoch find where it ended here.
 func (rm *replicaManager) makeLeader(tp log.TopicPartition, topicID [16]byte, tc config.TopicConfig, st leaderState) (*partition, error) {
 	p, err := rm.hosted(tp, topicID, tc)
 	if err != nil {
 		return nil, err
 	}
-	if st.leaderEpoch < p.leaderEpoch.Load() {
-		return p, nil
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if err := checkNewEpoch(p, st); err != nil {
+		return p, err
+	}
+	if err := p.log.AssignEpochStart(st.leaderEpoch); err != nil {
+		return p, fmt.Errorf("%w: recording the start of leader epoch %d: %w", kerr.KafkaStorageError, st.leaderEpoch, err)
 	}
 	rm.mu.Lock()
 	hw := rm.hwCheckpoint[tp]
@@ -157,8 +184,10 @@ func (rm *replicaManager) makeFollower(tp log.TopicPartition, topicID [16]byte, 
 	if err != nil {
 		return nil, err
 	}
-	if st.leaderEpoch < p.leaderEpoch.Load() {
-		return p, nil
+	p.replicaMu.Lock()
+	defer p.replicaMu.Unlock()
+	if err := checkNewEpoch(p, st); err != nil {
+		return p, err
 	}
 	rm.mu.Lock()
 	if hw, ok := rm.hwCheckpoint[tp]; ok {

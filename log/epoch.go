@@ -103,6 +103,37 @@ func (c *epochCache) endOffsetFor(epoch int32, logEnd int64) (int32, int64) {
 	return c.entries[hi-1].epoch, c.entries[hi].start
 }
 
+// truncationPoint is Kafka's rule (AbstractFetcherThread.getOffsetTruncationState) for where a
+// follower with this cache, log end logEnd and high watermark hw cuts its log when its leader
+// reports that leaderEpoch ends at leaderEnd (a DivergingEpoch in a fetch answer, or an
+// OffsetForLeaderEpoch answer). complete is false when the follower does not know leaderEpoch:
+// it then cuts to the end of its largest smaller epoch and must ask the leader again about the
+// epoch it is left with.
+//
+//   - leaderEnd undefined (the leader knows no epoch that early or that late): the high
+//     watermark, below which every in-sync replica holds the same records;
+//   - leaderEpoch undefined (a leader without epochs): min(leaderEnd, logEnd);
+//   - the follower knows no epoch <= leaderEpoch: min(leaderEnd, logEnd);
+//   - the follower's largest epoch <= leaderEpoch is another epoch: that epoch's end, incomplete;
+//   - the same epoch: the smaller of the two ends of that epoch (and logEnd).
+func (c *epochCache) truncationPoint(leaderEpoch int32, leaderEnd, logEnd, hw int64) (offset int64, complete bool) {
+	switch {
+	case leaderEnd == undefinedEpochOffset:
+		return min(hw, logEnd), true
+	case leaderEpoch == undefinedEpoch:
+		return min(leaderEnd, logEnd), true
+	}
+	ourEpoch, ourEnd := c.endOffsetFor(leaderEpoch, logEnd)
+	switch {
+	case ourEnd == undefinedEpochOffset:
+		return min(leaderEnd, logEnd), true
+	case ourEpoch != leaderEpoch:
+		return min(ourEnd, logEnd), false
+	default:
+		return min(ourEnd, leaderEnd, logEnd), true
+	}
+}
+
 // epochFor returns the epoch in force at offset.
 func (c *epochCache) epochFor(offset int64) (int32, bool) {
 	for i := len(c.entries) - 1; i >= 0; i-- {

@@ -123,6 +123,54 @@ func (l *Log) EndOffsetForEpoch(epoch int32) (foundEpoch int32, endOffset int64)
 	return l.epochs.endOffsetFor(epoch, l.logEnd)
 }
 
+// DivergingEpoch is a leader's check of a follower's fetch at fetchOffset whose last fetched
+// batch had epoch lastFetchedEpoch (Kafka's Partition.readRecords): when this log's end of that
+// epoch is below fetchOffset, or this log knows only an earlier epoch, the follower's log has
+// diverged and must be cut back (see TruncationPoint) before it is sent anything; diverged is
+// then true with this log's (epoch, end offset) for it. ErrOffsetOutOfRange when this log knows
+// no end for the epoch or fetchOffset is below the log start.
+func (l *Log) DivergingEpoch(lastFetchedEpoch int32, fetchOffset int64) (epoch int32, endOffset int64, diverged bool, err error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	epoch, endOffset = l.epochs.endOffsetFor(lastFetchedEpoch, l.logEnd)
+	if epoch == undefinedEpoch || endOffset == undefinedEpochOffset {
+		return epoch, endOffset, false, fmt.Errorf("%w: no end offset for leader epoch %d", ErrOffsetOutOfRange, lastFetchedEpoch)
+	}
+	if fetchOffset < l.logStart {
+		return epoch, endOffset, false, fmt.Errorf("%w: fetch offset %d below the log start %d", ErrOffsetOutOfRange, fetchOffset, l.logStart)
+	}
+	return epoch, endOffset, epoch < lastFetchedEpoch || endOffset < fetchOffset, nil
+}
+
+// TruncationPoint is where this log, as a follower with high watermark hw, must be cut when
+// its leader reports that leaderEpoch ends at leaderEnd (see epochCache.truncationPoint):
+// complete is false when the log does not know leaderEpoch, and the leader must then be asked
+// again about LatestEpoch once the log is cut.
+func (l *Log) TruncationPoint(leaderEpoch int32, leaderEnd, hw int64) (offset int64, complete bool) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.epochs.truncationPoint(leaderEpoch, leaderEnd, l.logEnd, hw)
+}
+
+// AssignEpochStart records that leader epoch epoch starts at the log end offset, as a new
+// leader does before its first append (Kafka's Partition.makeLeader), so that it answers
+// OffsetForLeaderEpoch and divergence checks for its predecessor's epoch with this offset.
+// Entries for later epochs or offsets, which a new leader cannot have, are dropped.
+func (l *Log) AssignEpochStart(epoch int32) error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if err := l.writable(); err != nil {
+		return err
+	}
+	if !l.epochs.assign(epoch, l.logEnd) {
+		return nil
+	}
+	if err := l.writeEpochs(); err != nil {
+		return l.fail(err)
+	}
+	return nil
+}
+
 // EpochForOffset is the leader epoch in force at offset (for ListOffsets
 // answers); ok is false when the cache knows no epoch that early.
 func (l *Log) EpochForOffset(offset int64) (int32, bool) {

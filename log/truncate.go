@@ -7,7 +7,8 @@ import (
 	"path/filepath"
 )
 
-// TruncateTo drops everything at or after offset (follower divergence). The
+// TruncateTo drops everything at or after offset (follower divergence), and
+// every leader epoch entry that starts at or after the new log end. The
 // batch containing offset is removed whole, so the new log end offset is
 // that batch's base offset (normally offset itself). Segments are removed
 // newest first and the cut segment is fsynced, so a crash leaves a prefix of
@@ -26,6 +27,14 @@ func (l *Log) TruncateTo(offset int64) error {
 		return err
 	}
 	if offset >= l.logEnd {
+		// Nothing to cut, but an epoch may start at the log end without a batch in it (this
+		// broker became leader and was replaced before its first append): drop it, as Kafka
+		// does, or the follower would keep announcing an epoch the leader never had.
+		if l.epochs.truncateFromEnd(l.logEnd) {
+			if err := l.writeEpochs(); err != nil {
+				return l.fail(err)
+			}
+		}
 		return nil
 	}
 	if offset < l.segs[0].base {
