@@ -214,7 +214,7 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 	if hwMoved {
 		p.wake()
 	}
-	if expand {
+	if _, live := s.cache.broker(replica); expand && live {
 		s.rm.proposeISRExpand(p, replica)
 	}
 	sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()

@@ -42,6 +42,7 @@ type partition struct {
 	followers      map[int32]*followerState // leader only: what each follower has fetched
 	isrInFlight    bool                     // an AlterPartition is outstanding
 	pendingISR     []int32                  // the ISR proposed by that AlterPartition
+	expandAfter    time.Time                // no ISR expansion proposed before (after a refusal)
 }
 
 // followerState is the leader's view of one follower.
@@ -229,7 +230,7 @@ func (p *partition) recordFollowerFetch(replica int32, offset int64, now time.Ti
 	fs.leo, fs.lastFetch = offset, now
 	fs.prevFetchLEO, fs.prevFetchTime, fs.hasFetchedOnce = leo, now, true
 	hwMoved = p.maybeAdvanceHWLocked()
-	if !slices.Contains(p.isr, replica) && !p.isrInFlight &&
+	if !slices.Contains(p.isr, replica) && !p.isrInFlight && !now.Before(p.expandAfter) &&
 		offset >= p.hw.Load() && offset >= p.epochStart {
 		expand = true
 	}
