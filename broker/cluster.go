@@ -48,7 +48,7 @@ func (s *Server) startCluster() {
 			LeaderImbalanceCheckInterval:       time.Duration(s.cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second,
 			LeaderImbalancePerBrokerPercentage: s.cfg.LeaderImbalancePerBrokerPercentage,
 			UncleanLeaderElection: func(overrides map[string]string) bool {
-				tc, err := s.cfg.ResolveTopic(overrides)
+				tc, err := s.config().ResolveTopic(overrides)
 				return err == nil && tc.UncleanLeaderElectionEnable
 			},
 			DeleteTopicEnable: s.cfg.DeleteTopicEnable,
@@ -170,6 +170,7 @@ func (s *Server) configChangeLoop() {
 				continue
 			}
 		}
+		s.reloadDynamicConfigSoon()
 		s.reloadTopicConfigs()
 		select {
 		case <-s.ctx.Done():
@@ -188,7 +189,7 @@ func (s *Server) reloadTopicConfigs() {
 		if err != nil || equalConfig(overrides, t.overrides) {
 			continue
 		}
-		tc, err := s.cfg.ResolveTopic(overrides)
+		tc, err := s.config().ResolveTopic(overrides)
 		if err != nil {
 			s.logger.Warn().Err(err).Str("topic", t.name).Msg("ignoring invalid topic config change")
 			continue
