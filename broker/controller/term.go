@@ -41,9 +41,9 @@ type term struct {
 type topicInfo struct {
 	name     string
 	id       [16]byte
-	replicas map[int32][]int32 // the full replica set (during a reassignment, target + original)
-	adding   map[int32][]int32 // partitions being reassigned: replicas being added
-	removing map[int32][]int32 // and removed (reassign.go)
+	replicas map[int32][]int32    // the full replica set (during a reassignment, target + original)
+	adding   map[int32][]int32    // partitions being reassigned: replicas being added
+	removing map[int32][]int32    // and removed (reassign.go)
 	states   map[int32]*partState // partitions without a state znode are absent
 }
 
