@@ -55,7 +55,7 @@ func (s *Server) startCluster() {
 			RequestTimeout:    30 * time.Second,
 		}, s.logger.With().Str("component", "controller").Logger())
 	s.goroutine(func() { s.ctrl.Run(s.ctx) })
-	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.goroutine)
+	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.goroutine, s.rm.followerQuota)
 	s.rm.isr = &isrChanger{self: id, brokerEpoch: s.brokerEpoch.Load, send: s.sendToController, spawn: s.goroutine,
 		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx}
 	s.goroutine(func() { s.rm.isrShrinkLoop(s.ctx, time.Duration(s.cfg.ReplicaLagTimeMaxMs)*time.Millisecond) })

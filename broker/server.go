@@ -134,6 +134,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	s.rm.setReplicationThrottles(s.config())
+	s.onConfigChange(s.rm.setReplicationThrottles)
 
 	if err := s.listen(); err != nil {
 		return err

@@ -42,7 +42,8 @@ func TestClusterReassignment(t *testing.T) {
 		topic = "moving"
 		parts = int32(6)
 	)
-	c := startCluster(t)
+	// Two one-second samples: a throttle settles within seconds, not after ten windows of burst.
+	c := startCluster(t, "replication.quota.window.num=2")
 	c.createTopic(t, topic, parts, minISR2())
 	prod := startClusterProducer(t, c, topic, parts, 20*time.Millisecond)
 	cons := startClusterConsumer(t, c, topic, parts)
@@ -138,21 +139,39 @@ func TestClusterReassignment(t *testing.T) {
 		}
 	}
 
-	// A cancelled reassignment: its new replica (broker 1, frozen) cannot catch up.
+	// A cancelled reassignment: its new replica (a frozen broker, not the controller) cannot
+	// catch up; cancelling restores the original replicas.
 	const other = "cancelled"
-	createAssigned(t, c, other, []int32{2, 3, 4}, minISR2())
+	ctrl := c.controller(t)
+	frozen := int32(1)
+	if ctrl == frozen {
+		frozen = 2
+	}
+	var orig []int32
+	for _, id := range []int32{1, 2, 3, 4} {
+		if id != frozen {
+			orig = append(orig, id)
+		}
+	}
+	createAssigned(t, c, other, orig, minISR2())
 	c.waitFullISR(t, other, 1, 30*time.Second)
-	c.freeze(t, 1)
+	var live []string
+	for _, id := range orig {
+		live = append(live, c.broker(id).Addr())
+	}
+	adm = newAdmin(t, c.broker(orig[0]), kgo.SeedBrokers(live...))
+	c.freeze(t, frozen)
+	moving := []int32{frozen, orig[0], orig[1]}
 	var move kadm.AlterPartitionAssignmentsReq
-	move.Assign(other, 0, []int32{1, 2, 3})
+	move.Assign(other, 0, moving)
 	if res, err := adm.AlterPartitionAssignments(ctx, move); err != nil || res.Error() != nil {
-		t.Fatalf("reassigning %s to 1,2,3: %v %v", other, err, res.Error())
+		t.Fatalf("reassigning %s to %v: %v %v", other, moving, err, res.Error())
 	}
 	listed, err := adm.ListPartitionReassignments(ctx, kadm.TopicsSet{other: {0: {}}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if l := listed[other][0]; !slices.Equal(l.AddingReplicas, []int32{1}) || !slices.Equal(l.RemovingReplicas, []int32{4}) {
+	if l := listed[other][0]; !slices.Equal(l.AddingReplicas, []int32{frozen}) || !slices.Equal(l.RemovingReplicas, []int32{orig[2]}) {
 		t.Fatalf("listed reassignment of %s-0: %+v", other, l)
 	}
 	var cancel kadm.AlterPartitionAssignmentsReq
@@ -160,9 +179,9 @@ func TestClusterReassignment(t *testing.T) {
 	if res, err := adm.AlterPartitionAssignments(ctx, cancel); err != nil || res.Error() != nil {
 		t.Fatalf("cancelling: %v %v", err, res.Error())
 	}
-	c.thaw(t, 1)
+	c.thaw(t, frozen)
 	c.waitISR(t, other, 0, 30*time.Second, "original replicas after the cancel", func(pv partitionView) error {
-		if !slices.Equal(pv.replicas, []int32{2, 3, 4}) || len(pv.isr) != 3 {
+		if !slices.Equal(pv.replicas, orig) || len(pv.isr) != 3 {
 			return fmt.Errorf("replicas %v ISR %v", pv.replicas, pv.isr)
 		}
 		return nil
@@ -171,19 +190,19 @@ func TestClusterReassignment(t *testing.T) {
 		t.Fatalf("still listed after the cancel: %+v %v", listed, err)
 	}
 
-	// The legacy znode moves it to 1,3,4 and is removed once done.
+	// The legacy znode moves it onto the thawed broker and is removed once done.
 	zc, _, err := zk.Connect([]string{c.zk.Addr()}, 10*time.Second, zk.WithLogInfo(false))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer zc.Close()
 	legacy := zkChroot + "/admin/reassign_partitions"
-	data := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[1,3,4]}]}`, other)
+	data := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%d,%d,%d]}]}`, other, moving[0], moving[1], moving[2])
 	if _, err := zc.Create(legacy, []byte(data), 0, zk.WorldACL(zk.PermAll)); err != nil {
 		t.Fatalf("create %s: %v", legacy, err)
 	}
 	c.waitISR(t, other, 0, time.Minute, "moved through /admin/reassign_partitions", func(pv partitionView) error {
-		if !slices.Equal(pv.replicas, []int32{1, 3, 4}) || !sameSet(pv.isr, []int32{1, 3, 4}) {
+		if !slices.Equal(pv.replicas, moving) || !sameSet(pv.isr, moving) {
 			return fmt.Errorf("replicas %v ISR %v", pv.replicas, pv.isr)
 		}
 		return nil
@@ -195,6 +214,41 @@ func TestClusterReassignment(t *testing.T) {
 		return nil
 	})
 
+	// A throttled move: 3 MB copied to broker 2 at 500 KB/s takes seconds (one fetch carries up
+	// to 1 MB, replica.fetch.max.bytes, before the throttle applies), not the fraction of a
+	// second of an unthrottled one; --verify removes the throttles once it is done.
+	const slow = "throttled"
+	createAssigned(t, c, slow, []int32{1, 3, 4}, minISR2())
+	c.waitFullISR(t, slow, 1, 30*time.Second)
+	pcl := c.client(t, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.ProducerBatchMaxBytes(64<<10), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	value := make([]byte, 1000)
+	for i := 0; i < 3000; i++ {
+		pcl.Produce(ctx, &kgo.Record{Topic: slow, Value: value}, nil)
+	}
+	if err := pcl.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	slowPlan := filepath.Join(dir, "slow.json")
+	writeJSON(t, slowPlan, reassignmentPlan{Version: 1, Partitions: []reassignmentPlanEntry{{Topic: slow, Partition: 0, Replicas: []int32{2, 3, 4}}}})
+	started = time.Now()
+	run("--execute", "--reassignment-json-file", slowPlan, "--throttle", "500000")
+	clusterWait(t, 2*time.Minute, "throttled reassignment completed", func() error {
+		out := run("--verify", "--reassignment-json-file", slowPlan)
+		if !strings.Contains(out, "is completed") {
+			return fmt.Errorf("not completed:\n%s", out)
+		}
+		return nil
+	})
+	throttledMove := time.Since(started)
+	if throttledMove < 2*time.Second {
+		t.Errorf("3 MB moved in %v under a 500 KB/s throttle", throttledMove)
+	}
+	cfgs := mustRun(t, cmdSpec{name: kafkaTool(t, pinnedVersion(t, "KAFKA_3_VERSION"), "kafka-configs"),
+		args: []string{"--bootstrap-server", c.broker(2).Addr(), "--describe", "--entity-type", "brokers", "--entity-name", "2"}})
+	if strings.Contains(cfgs, "throttled.rate") {
+		t.Errorf("throttle still set on broker 2 after --verify:\n%s", cfgs)
+	}
+
 	// Broker 1 holds nothing of the moved topic: stopping it leaves every ISR full.
 	if code := c.broker(1).Stop(); code != 0 {
 		t.Fatalf("broker 1 exited with %d", code)
@@ -204,7 +258,8 @@ func TestClusterReassignment(t *testing.T) {
 	c.mu.Unlock()
 	c.waitFullISR(t, topic, parts, 30*time.Second)
 	rep := verifyTopic(t, c, topic, prod, cons)
-	t.Logf("moved %d partitions from brokers 1-3 to 2-4 in %v under load; %v", parts, moved.Round(100*time.Millisecond), rep)
+	t.Logf("moved %d partitions from brokers 1-3 to 2-4 in %v under load; %v; 3 MB moved under a 500 KB/s throttle in %v",
+		parts, moved.Round(100*time.Millisecond), rep, throttledMove.Round(100*time.Millisecond))
 }
 
 // planAfter parses the JSON line that follows the header line in a tool's output.

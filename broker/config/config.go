@@ -100,6 +100,12 @@ type Config struct {
 	ReplicaFetchBackoffMs                    int    // replica.fetch.backoff.ms 1000
 	LeaderReplicationThrottledRate           int64  // leader.replication.throttled.rate Long.MAX (dynamic)
 	FollowerReplicationThrottledRate         int64  // follower.replication.throttled.rate Long.MAX (dynamic)
+	ReplicationQuotaWindowNum                int    // replication.quota.window.num 11
+	ReplicationQuotaWindowSizeSeconds        int    // replication.quota.window.size.seconds 1
+	QuotaWindowNum                           int    // quota.window.num 11
+	QuotaWindowSizeSeconds                   int    // quota.window.size.seconds 1
+	ControllerQuotaWindowNum                 int    // controller.quota.window.num 11
+	ControllerQuotaWindowSizeSeconds         int    // controller.quota.window.size.seconds 1
 	ReplicaFetchResponseMaxBytes             int32  // replica.fetch.response.max.bytes 10485760
 	NumReplicaFetchers                       int    // num.replica.fetchers 1
 	ReplicaHighWatermarkCheckpointIntervalMs int64  // replica.high.watermark.checkpoint.interval.ms 5000
