@@ -27,6 +27,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
 	"kbroker/protocol"
 )
 
@@ -79,10 +80,19 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		resp.Topics = append(resp.Topics, st)
 	}
 	if len(waits) > 0 {
+		waitStart := time.Now()
 		if err := s.awaitReplication(rc, resp, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
 			return nil, err
 		}
+		rc.waited += time.Since(waitStart)
 	}
+	bytes := 0
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			bytes += len(req.Topics[i].Partitions[j].Records)
+		}
+	}
+	rc.throttleFor(s.quotas, quota.ProducerByteRate, float64(bytes), time.Now())
 	if req.Acks == 0 {
 		if failed {
 			return nil, fmt.Errorf("acks=0 produce failed: %w", errCloseQuietly)

@@ -42,6 +42,34 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
+	rc.replica = req.ReplicaID >= 0
+	total, err := s.fetchLoop(rc, req, resp)
+	if err != nil || rc.replica {
+		return resp, err
+	}
+	// A consumer over its byte-rate quota is throttled and gets no records this time; the
+	// bytes it does not get are not counted (Kafka's fetch quota).
+	now := time.Now()
+	if d := rc.throttleFor(s.quotas, quota.ConsumerByteRate, float64(total), now); d > 0 {
+		s.quotas.Record(quota.ConsumerByteRate, rc.principal(), clientID(rc.hdr), -float64(total), now)
+		dropRecords(rc, resp)
+	}
+	return resp, nil
+}
+
+// dropRecords empties every partition's record set (a throttled answer).
+func dropRecords(rc *requestContext, resp *kmsg.FetchResponse) {
+	rc.regions.release()
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			resp.Topics[i].Partitions[j].RecordBatches = []byte{}
+		}
+	}
+}
+
+// fetchLoop reads, waiting (long poll) until there is enough to answer; it returns the record
+// bytes in the answer.
+func (s *Server) fetchLoop(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, error) {
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	var wake chan struct{}
@@ -66,21 +94,23 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 		}
 		total, answerNow := s.readFetch(rc, req, resp)
 		if answerNow || total >= int(req.MinBytes) || wake == nil {
-			return resp, nil
+			return total, nil
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return resp, nil
+			return total, nil
 		}
 		t := time.NewTimer(remaining)
+		waitStart := time.Now()
 		select {
 		case <-wake:
 			t.Stop()
 		case <-t.C:
 		case <-rc.ctx().Done():
 			t.Stop()
-			return nil, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
+			return 0, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
 		}
+		rc.waited += time.Since(waitStart)
 	}
 }
 
@@ -95,6 +125,9 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 	maxBytes := int(req.MaxBytes)
 	if maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
+	}
+	if !rc.replica {
+		maxBytes = min(maxBytes, s.quotaWindowBytes(rc))
 	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]

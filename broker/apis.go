@@ -78,6 +78,8 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 45, min: 0, max: 0, handle: handler(s.handleAlterPartitionReassignments)},
 		{key: 46, min: 0, max: 0, handle: handler(s.handleListPartitionReassignments)},
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
+		{key: 48, min: 0, max: 1, handle: handler(s.handleDescribeClientQuotas)},
+		{key: 49, min: 0, max: 1, handle: handler(s.handleAlterClientQuotas)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 	}

@@ -171,6 +171,7 @@ func (s *Server) configChangeLoop() {
 			}
 		}
 		s.reloadDynamicConfigSoon()
+		s.reloadQuotas()
 		s.reloadTopicConfigs()
 		select {
 		case <-s.ctx.Done():

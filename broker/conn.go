@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -30,6 +31,10 @@ type conn struct {
 	cancel context.CancelFunc
 	out    chan outFrame
 	once   sync.Once
+
+	// mutedUntil: the reader reads nothing before then (a client over its quota, KIP-219).
+	// Touched by the reader goroutine only.
+	mutedUntil time.Time
 }
 
 func newConn(s *Server, nc net.Conn) *conn {
@@ -78,6 +83,9 @@ func (c *conn) readLoop() {
 		if idle > 0 {
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
+		if !c.waitUnmuted() {
+			return
+		}
 		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, spare)
 		spare = nil
 		if err != nil {
@@ -94,6 +102,23 @@ func (c *conn) readLoop() {
 			spare = frame[:0]
 		}
 		br.idle()
+	}
+}
+
+// waitUnmuted waits until a throttled connection may be read again; false when it closes.
+func (c *conn) waitUnmuted() bool {
+	d := time.Until(c.mutedUntil)
+	c.mutedUntil = time.Time{}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
@@ -164,9 +189,17 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if c.logger.Debug().Enabled() {
 		c.logger.Debug().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).Int32("corr", hdr.CorrelationID).Str("client_id", clientID(hdr)).Msg("request")
 	}
+	started := time.Now()
 	resp, err := a.handle(rc, req)
 	if err != nil {
 		return err
+	}
+	c.s.meterRequest(rc, started)
+	if rc.throttle > 0 {
+		c.mutedUntil = time.Now().Add(rc.throttle)
+		if tr, ok := resp.(kmsg.SetThrottleResponse); ok {
+			tr.SetThrottle(int32(min(rc.throttle.Milliseconds(), math.MaxInt32)))
+		}
 	}
 	if resp == nil {
 		return nil // acks=0 produce: no response at all
@@ -220,6 +253,13 @@ type requestContext struct {
 	conn    *conn
 	hdr     protocol.RequestHeader
 	regions fetchRegions // record sets of a Fetch response still in segment files
+	// throttle is how long the client must wait for its quotas (client_quotas.go); waited
+	// is the time the handler spent waiting (long polls, acks=all), not working.
+	throttle time.Duration
+	waited   time.Duration
+	// replica marks a request from another broker (follower fetch), which client quotas
+	// do not meter.
+	replica bool
 }
 
 func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }

@@ -16,6 +16,7 @@ import (
 
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
+	"kbroker/broker/quota"
 	"kbroker/coordinator"
 	"kbroker/log"
 	"kbroker/zkmeta"
@@ -29,6 +30,9 @@ type Server struct {
 	dyn      *config.Dynamic // the effective configuration, dynamic broker configs applied
 	dynMu    sync.Mutex      // serialises dynamic config changes; guards dynHooks
 	dynHooks []func(*config.Config)
+
+	// Client quotas (client_quotas.go): byte rates and request time, and partition mutations.
+	quotas, mutationQuotas *quota.Clients
 
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
@@ -71,6 +75,9 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 	s := &Server{
 		cfg:    cfg,
 		dyn:    config.NewDynamic(cfg),
+		quotas: quota.NewClients(cfg.QuotaWindowNum, time.Duration(cfg.QuotaWindowSizeSeconds)*time.Second),
+		mutationQuotas: quota.NewClients(cfg.ControllerQuotaWindowNum,
+			time.Duration(cfg.ControllerQuotaWindowSizeSeconds)*time.Second),
 		logger: logger,
 		ctx:    ctx,
 		cancel: cancel,
@@ -127,6 +134,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("cluster id: %w", err)
 	}
 	if err := s.loadDynamicConfig(ctx); err != nil {
+		return err
+	}
+	if err := s.loadQuotas(ctx); err != nil {
 		return err
 	}
 	if err := s.checkLogDirs(); err != nil {
