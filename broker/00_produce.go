@@ -65,6 +65,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			}
 			if err != nil {
 				failed = true
+				s.metrics.ProducePartition(rt.Topic, 0, len(rp.Records), true)
 				sp.ErrorCode = errorCode(err)
 				if rc.version() >= 8 {
 					sp.ErrorMessage = errorMessage(err)
@@ -132,6 +133,7 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 	if err != nil {
 		return nil, err
 	}
+	s.metrics.ProducePartition(topic, int(hdr.NumRecords), len(rp.Records), false)
 	sp.BaseOffset = res.FirstOffset
 	sp.LogAppendTime = res.logAppendTime
 	sp.LogStartOffset = res.LogStartOffset

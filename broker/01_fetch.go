@@ -139,6 +139,11 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
 			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+			if rc.replica {
+				s.metrics.ReplicationBytesOut(n)
+			} else {
+				s.metrics.FetchPartition(rt.Topic, n, err != nil)
+			}
 			if sp.DivergingEpoch.EndOffset >= 0 {
 				answerNow = true
 			}

@@ -53,11 +53,13 @@ func (s *Server) startCluster() {
 			},
 			DeleteTopicEnable: s.cfg.DeleteTopicEnable,
 			RequestTimeout:    30 * time.Second,
+			OnElection:        s.metrics.LeaderElection,
 		}, s.logger.With().Str("component", "controller").Logger())
 	s.goroutine(func() { s.ctrl.Run(s.ctx) })
 	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.goroutine, s.rm.followerQuota)
+	s.rm.fetchers.metrics = s.metrics
 	s.rm.isr = &isrChanger{self: id, brokerEpoch: s.brokerEpoch.Load, send: s.sendToController, spawn: s.goroutine,
-		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx}
+		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx, metrics: s.metrics}
 	s.goroutine(func() { s.rm.isrShrinkLoop(s.ctx, time.Duration(s.cfg.ReplicaLagTimeMaxMs)*time.Millisecond) })
 	s.goroutine(s.sessionLoop)
 	s.goroutine(s.configChangeLoop)

@@ -22,10 +22,11 @@ import (
 // conn is one client connection: a reader goroutine that handles requests in order and a
 // writer goroutine that writes their responses in the same order.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	id     string
-	logger zerolog.Logger
+	s        *Server
+	nc       net.Conn
+	id       string
+	listener string // the listener's name
+	logger   zerolog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -40,14 +41,19 @@ type conn struct {
 func newConn(s *Server, nc net.Conn) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	id := strconv.FormatUint(s.connSeq.Add(1), 10)
+	listener := ""
+	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
+		listener = s.listenerByPort[a.Port]
+	}
 	return &conn{
-		s:      s,
-		nc:     nc,
-		id:     id,
-		logger: s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
-		ctx:    ctx,
-		cancel: cancel,
-		out:    make(chan outFrame, 32),
+		s:        s,
+		nc:       nc,
+		id:       id,
+		listener: listener,
+		logger:   s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		ctx:      ctx,
+		cancel:   cancel,
+		out:      make(chan outFrame, 32),
 	}
 }
 
@@ -195,6 +201,13 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 		return err
 	}
 	c.s.meterRequest(rc, started)
+	if m := c.s.metrics; m != nil {
+		total := time.Since(started)
+		m.Request(hdr.APIKey, hdr.APIVersion, total.Seconds(), (total - rc.waited).Seconds(), rc.waited.Seconds(), resp)
+		if rc.throttle > 0 {
+			m.Throttled(hdr.APIKey, rc.throttle.Seconds())
+		}
+	}
 	if rc.throttle > 0 {
 		c.mutedUntil = time.Now().Add(rc.throttle)
 		if tr, ok := resp.(kmsg.SetThrottleResponse); ok {
@@ -207,12 +220,12 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	resp.SetVersion(hdr.APIVersion)
 	encoded := protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp)
 	if len(rc.regions.marks) == 0 {
-		c.send(outFrame{head: encoded})
+		c.send(outFrame{head: encoded, key: hdr.APIKey})
 		return nil
 	}
 	head, regions, err := spliceRegions(encoded, resp.IsFlexible(), &rc.regions)
 	if err == nil {
-		c.send(outFrame{head: head, regions: regions})
+		c.send(outFrame{head: head, regions: regions, key: hdr.APIKey})
 		return nil
 	}
 	// Never expected: answer with the record bytes copied into the response instead.

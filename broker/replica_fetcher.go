@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
@@ -52,6 +53,8 @@ type fetcherManager struct {
 
 	// quota is the follower replication throttle (follower.replication.throttled.rate).
 	quota *quota.Replication
+	// metrics counts replicated bytes (nil: off).
+	metrics *metrics.Metrics
 
 	mu       sync.Mutex
 	fetchers map[int32]*replicaFetcher
@@ -467,6 +470,7 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 			if a.st.throttled(f.m.self) {
 				f.m.quota.Record(len(rp.RecordBatches), now)
 			}
+			f.m.metrics.ReplicationBytesIn(len(rp.RecordBatches))
 			if err := f.apply(a, rp); err != nil {
 				f.partitionFailed(tp, err, "replica fetch partition failed")
 			}

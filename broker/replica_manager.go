@@ -49,6 +49,9 @@ type replicaManager struct {
 	// Replication throttles (leader/follower.replication.throttled.rate) for the replicas the
 	// topics list in leader/follower.replication.throttled.replicas.
 	leaderQuota, followerQuota *quota.Replication
+
+	// onFlush observes log flush times (metrics; nil = none).
+	onFlush func(time.Duration)
 }
 
 func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManager {
@@ -280,6 +283,7 @@ func (rm *replicaManager) logOptions(tc config.TopicConfig) log.Options {
 		MaxIndexBytes:         tc.SegmentIndexBytes,
 		FlushIntervalMessages: tc.FlushMessages,
 		Logger:                rm.logger.With().Str("component", "log").Logger(),
+		OnFlush:               rm.onFlush,
 	}
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/coordinator"
 	"kbroker/log"
@@ -57,13 +58,18 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	listeners []net.Listener
-	connMu    sync.Mutex
-	conns     map[*conn]struct{}
-	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
-	nconns    atomic.Int64
-	connSeq   atomic.Uint64
-	buffers   connBuffers // read and write buffers of connections with bytes in flight
+	listeners      []net.Listener
+	listenerByPort map[int]string // bound port -> listener name (connection metrics)
+
+	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
+	metricsSrv *metrics.Server
+	serving    atomic.Bool // Start has finished
+	connMu     sync.Mutex
+	conns      map[*conn]struct{}
+	perIP      map[string]int // open connections per client IP (max.connections.per.ip)
+	nconns     atomic.Int64
+	connSeq    atomic.Uint64
+	buffers    connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
@@ -84,6 +90,9 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 		conns:  make(map[*conn]struct{}),
 		perIP:  make(map[string]int),
 		cache:  newMetadataCache(),
+	}
+	if cfg.MetricsListen != "" {
+		s.metrics = metrics.New()
 	}
 	s.apis, s.apiRanges = buildAPITable(s)
 	return s
@@ -144,6 +153,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	if s.metrics != nil {
+		s.rm.onFlush = func(d time.Duration) { s.metrics.LogFlush(d.Seconds()) }
+	}
 	s.rm.setReplicationThrottles(s.config())
 	s.onConfigChange(s.rm.setReplicationThrottles)
 
@@ -189,6 +201,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	s.serving.Store(true)
 	s.logger.Info().
 		Int32("broker_id", s.cfg.BrokerID).
 		Str("cluster_id", s.clusterID).
@@ -242,6 +258,10 @@ func (s *Server) listen() error {
 			return fmt.Errorf("listener %s://%s: %w", l.Name, addr, err)
 		}
 		s.listeners = append(s.listeners, ln)
+		if s.listenerByPort == nil {
+			s.listenerByPort = map[int]string{}
+		}
+		s.listenerByPort[ln.Addr().(*net.TCPAddr).Port] = l.Name
 	}
 	return nil
 }
@@ -348,6 +368,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		for _, l := range s.listeners {
 			l.Close()
+		}
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(ctx)
 		}
 		s.connMu.Lock()
 		for c := range s.conns {
