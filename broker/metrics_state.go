@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -28,10 +29,6 @@ var (
 	descAtMinISR        = prometheus.NewDesc("kafka_server_replicamanager_atminisrpartitioncount", "Partitions this broker leads whose ISR is exactly min.insync.replicas (AtMinIsrPartitionCount).", nil, nil)
 	descActiveCtrl      = prometheus.NewDesc("kafka_controller_kafkacontroller_activecontrollercount", "1 on the active controller, 0 elsewhere (ActiveControllerCount).", nil, nil)
 	descOffline         = prometheus.NewDesc("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a leader, reported by the active controller (OfflinePartitionsCount).", nil, nil)
-	descLogSize         = prometheus.NewDesc("kafka_log_log_size", "Bytes of a partition's log segments (Log Size).", []string{"topic", "partition"}, nil)
-	descLogSegments     = prometheus.NewDesc("kafka_log_log_numlogsegments", "Segments of a partition's log (NumLogSegments).", []string{"topic", "partition"}, nil)
-	descLogStart        = prometheus.NewDesc("kafka_log_log_logstartoffset", "A partition's log start offset (LogStartOffset).", []string{"topic", "partition"}, nil)
-	descLogEnd          = prometheus.NewDesc("kafka_log_log_logendoffset", "A partition's log end offset (LogEndOffset).", []string{"topic", "partition"}, nil)
 	descConnections     = prometheus.NewDesc("kafka_server_socketservermetrics_connection_count", "Open client connections, by listener (connection-count).", []string{"listener"}, nil)
 	descGroups          = prometheus.NewDesc("kafka_coordinator_group_groupmetadatamanager_numgroups", "Groups this broker coordinates, by state (NumGroups, NumGroups<State>).", []string{"state"}, nil)
 	descMembers         = prometheus.NewDesc("kafka_coordinator_group_members", "Members of the groups this broker coordinates.", []string{"group"}, nil)
@@ -50,7 +47,7 @@ type stateCollector struct {
 
 func (c *stateCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descPartitions, descLeaders, descUnderReplicated, descUnderMinISR, descAtMinISR, descActiveCtrl,
-		descOffline, descLogSize, descLogSegments, descLogStart, descLogEnd, descConnections, descGroups, descMembers, descLag, descCommitted} {
+		descOffline, descConnections, descGroups, descMembers, descLag, descCommitted} {
 		ch <- d
 	}
 }
@@ -64,12 +61,6 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 	if s.rm != nil {
 		for _, p := range s.rm.snapshot() {
 			parts++
-			pn := strconv.Itoa(int(p.tp.Partition))
-			segs := p.log.Segments()
-			gauge(descLogSize, float64(p.log.Size()), p.tp.Topic, pn)
-			gauge(descLogSegments, float64(len(segs)), p.tp.Topic, pn)
-			gauge(descLogStart, float64(p.log.LogStartOffset()), p.tp.Topic, pn)
-			gauge(descLogEnd, float64(p.log.LogEndOffset()), p.tp.Topic, pn)
 			if !p.isLeader.Load() {
 				continue
 			}
@@ -112,6 +103,33 @@ func (c *stateCollector) Collect(ch chan<- prometheus.Metric) {
 		gauge(descConnections, float64(n), listener)
 	}
 	c.collectGroups(gauge)
+}
+
+// partitionFamilies are the per-partition log metrics, written straight in the text format
+// (metrics.TextSample): at 10,000 partitions building them as metric objects on every scrape
+// would take most of the scrape's time.
+var partitionFamilies = []struct {
+	name, help string
+	value      func(p *partition) int64
+}{
+	{"kafka_log_log_size", "Bytes of a partition's log segments (Log Size).", func(p *partition) int64 { return p.log.Size() }},
+	{"kafka_log_log_numlogsegments", "Segments of a partition's log (NumLogSegments).", func(p *partition) int64 { return int64(p.log.NumSegments()) }},
+	{"kafka_log_log_logstartoffset", "A partition's log start offset (LogStartOffset).", func(p *partition) int64 { return p.log.LogStartOffset() }},
+	{"kafka_log_log_logendoffset", "A partition's log end offset (LogEndOffset).", func(p *partition) int64 { return p.log.LogEndOffset() }},
+}
+
+// writePartitionMetrics writes partitionFamilies for every hosted partition.
+func (s *Server) writePartitionMetrics(w *bufio.Writer) {
+	if s.rm == nil {
+		return
+	}
+	parts := s.rm.snapshot()
+	for _, f := range partitionFamilies {
+		metrics.TextFamily(w, f.name, f.help)
+		for _, p := range parts {
+			metrics.TextSample(w, f.name, f.value(p), "topic", p.tp.Topic, "partition", strconv.Itoa(int(p.tp.Partition)))
+		}
+	}
 }
 
 // connectionsByListener counts the open client connections per listener name.
@@ -305,7 +323,7 @@ func (s *Server) startMetrics() error {
 		return nil
 	}
 	s.metrics.Registry.MustRegister(&stateCollector{s: s})
-	srv, err := metrics.Listen(s.cfg.MetricsListen, s.metrics, s.ready, s.logger)
+	srv, err := metrics.Listen(s.cfg.MetricsListen, s.metrics, s.ready, s.writePartitionMetrics, s.logger)
 	if err != nil {
 		return fmt.Errorf("metrics.listen %s: %w", s.cfg.MetricsListen, err)
 	}

@@ -11,21 +11,28 @@ import (
 // ErrorCode field when the response has one (NONE counted as well).
 func ErrorCounts(resp kmsg.Response) map[int16]int {
 	out := map[int16]int{}
+	eachErrorCode(resp, func(code int16) { out[code]++ })
+	return out
+}
+
+// eachErrorCode calls fn for every error code of an answer (see ErrorCounts), without
+// allocating for Produce and Fetch.
+func eachErrorCode(resp kmsg.Response, fn func(code int16)) {
 	switch r := resp.(type) {
 	case *kmsg.ProduceResponse:
 		for i := range r.Topics {
 			for j := range r.Topics[i].Partitions {
-				out[r.Topics[i].Partitions[j].ErrorCode]++
+				fn(r.Topics[i].Partitions[j].ErrorCode)
 			}
 		}
 	case *kmsg.FetchResponse:
 		if r.ErrorCode != 0 {
-			out[r.ErrorCode]++
-			return out
+			fn(r.ErrorCode)
+			return
 		}
 		for i := range r.Topics {
 			for j := range r.Topics[i].Partitions {
-				out[r.Topics[i].Partitions[j].ErrorCode]++
+				fn(r.Topics[i].Partitions[j].ErrorCode)
 			}
 		}
 	default:
@@ -35,9 +42,8 @@ func ErrorCounts(resp kmsg.Response) map[int16]int {
 		}
 		if v.Kind() == reflect.Struct {
 			if f := v.FieldByName("ErrorCode"); f.IsValid() && f.Kind() == reflect.Int16 {
-				out[int16(f.Int())]++
+				fn(int16(f.Int()))
 			}
 		}
 	}
-	return out
 }

@@ -62,6 +62,7 @@ type apiMetrics struct {
 	name                                           string
 	totalTime, localTime, remoteTime, responseSend prometheus.Observer
 	versions                                       [32]atomic.Pointer[prometheus.Counter]
+	noError                                        prometheus.Counter // errors{error="NONE"}
 }
 
 // latencyBuckets spans 0.1 ms to 30 s.
@@ -105,7 +106,7 @@ func New() *Metrics {
 		m.produceRequests, m.fetchRequests, m.replicationBytesIn, m.replicationBytesOut, m.requests, m.errors,
 		m.totalTime, m.localTime, m.remoteTime, m.responseSend, m.throttleTime, m.isrShrinks, m.isrExpands,
 		m.leaderElections, m.uncleanElections, m.logFlush, m.rebalances, m.retentionDeletes,
-		prometheus.NewGoCollector(), prometheus.NewProcessCollector(prometheus.ProcessCollectorOpts{}))
+		prometheus.NewGoCollector())
 	return m
 }
 
@@ -196,6 +197,7 @@ func (m *Metrics) api(key int16) *apiMetrics {
 		a.localTime = m.localTime.WithLabelValues(a.name)
 		a.remoteTime = m.remoteTime.WithLabelValues(a.name)
 		a.responseSend = m.responseSend.WithLabelValues(a.name)
+		a.noError = m.errors.WithLabelValues(a.name, "NONE")
 	})
 	return a
 }
@@ -211,9 +213,13 @@ func (m *Metrics) Request(key, version int16, total, local, remote float64, resp
 	a.localTime.Observe(local)
 	a.remoteTime.Observe(remote)
 	if resp != nil {
-		for code, n := range ErrorCounts(resp) {
-			m.errors.WithLabelValues(a.name, errorName(code)).Add(float64(n))
-		}
+		eachErrorCode(resp, func(code int16) {
+			if code == 0 {
+				a.noError.Inc()
+			} else {
+				m.errors.WithLabelValues(a.name, errorName(code)).Inc()
+			}
+		})
 	}
 }
 
