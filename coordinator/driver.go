@@ -161,7 +161,7 @@ func (c *Coordinator) load(partition int32) (PartitionLoaded, error) {
 		if len(data) == 0 || offset >= hw {
 			break
 		}
-		next, err := forEachBatchRecord(data, snap.apply)
+		next, err := ForEachBatchRecord(data, snap.apply)
 		if err != nil {
 			return PartitionLoaded{}, fmt.Errorf("offset %d: %w", offset, err)
 		}

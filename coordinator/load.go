@@ -123,7 +123,7 @@ func (m *Machine) unload(p int32) {
 func LoadPartition(partition int32, batches [][]byte) (PartitionLoaded, error) {
 	snap := newSnapshot()
 	for _, b := range batches {
-		if _, err := forEachBatchRecord(b, snap.apply); err != nil {
+		if _, err := ForEachBatchRecord(b, snap.apply); err != nil {
 			return PartitionLoaded{}, err
 		}
 	}

@@ -152,9 +152,9 @@ func BuildBatch(records []Record, now int64) []byte {
 // errShortBatch means the data ended inside a batch; the reader asks for more from there.
 var errShortBatch = errors.New("partial batch")
 
-// forEachBatchRecord walks whole batches in data, calling fn for every record of every
+// ForEachBatchRecord walks whole batches in data, calling fn for every record of every
 // non-control batch, and returns the offset after the last whole batch (or -1 if none).
-func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, error) {
+func ForEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, error) {
 	next := int64(-1)
 	for len(data) > 0 {
 		h, err := protocol.ParseBatchHeader(data)
