@@ -18,6 +18,12 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 // appendOrigin is Append for a batch from a client or from a coordinator of this broker
 // (markers, transactional offset commits), which Kafka checks differently.
 func (l *Log) appendOrigin(batch []byte, leaderEpoch int32, origin appendOrigin) (AppendResult, error) {
+	return l.appendGuarded(batch, leaderEpoch, origin, 0, false)
+}
+
+// appendGuarded is appendOrigin that, with verify, applies the transaction verification
+// guard (AppendVerified).
+func (l *Log) appendGuarded(batch []byte, leaderEpoch int32, origin appendOrigin, guard uint64, verify bool) (AppendResult, error) {
 	h, ok := splitBatch(batch)
 	if !ok || h.size() != int64(len(batch)) {
 		return AppendResult{}, fmt.Errorf("%w: not exactly one magic 2 batch (%d bytes)", ErrCorruptBatch, len(batch))
@@ -44,6 +50,13 @@ func (l *Log) appendOrigin(batch []byte, leaderEpoch int32, origin appendOrigin)
 			res := AppendResult{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset, Duplicate: true, LogStartOffset: l.logStart}
 			l.mu.Unlock()
 			return res, nil
+		}
+		if verify {
+			if err := l.producers.checkGuard(&h, guard); err != nil {
+				res := AppendResult{LogStartOffset: l.logStart}
+				l.mu.Unlock()
+				return res, err
+			}
 		}
 	}
 	h.BaseOffset = l.logEnd

@@ -36,6 +36,9 @@ func newProducerEntry(epoch int16) *producerEntry {
 type producerState struct {
 	m    map[int64]*producerEntry
 	txns *txnTracker
+	// Verifications under way (StartVerification), by producer id; not snapshotted.
+	guards   map[int64]uint64
+	guardSeq uint64
 }
 
 func newProducerState() *producerState {

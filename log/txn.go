@@ -174,6 +174,7 @@ func (p *producerState) beginTxn(e *producerEntry, h *batchHeader) {
 	if h.transactional() && e.txnFirstOffset < 0 {
 		e.txnFirstOffset = h.BaseOffset
 		p.txns.begin(h.ProducerID, h.BaseOffset)
+		delete(p.guards, h.ProducerID)
 	}
 }
 
@@ -184,6 +185,7 @@ func (p *producerState) endTxn(e *producerEntry, h *batchHeader, m *marker) *com
 	if m != nil && m.coordinatorEpoch >= 0 {
 		e.coordinatorEpoch = m.coordinatorEpoch
 	}
+	delete(p.guards, h.ProducerID)
 	if e.txnFirstOffset < 0 {
 		return nil
 	}
@@ -348,6 +350,47 @@ func (l *Log) ExpireProducers(nowMs, expirationMs int64) int {
 		}
 	}
 	return n
+}
+
+// StartVerification begins the check a leader makes with the transaction coordinator
+// before a producer's first transactional batch in the partition (KIP-890): it returns a
+// guard to append that batch with (AppendVerified), or 0 when the producer has a
+// transaction open here already and no check is needed. A marker for the producer in
+// between voids the guard, so a batch verified before the transaction ended cannot open a
+// transaction that no marker will ever close.
+func (l *Log) StartVerification(pid int64) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if e := l.producers.m[pid]; e != nil && e.txnFirstOffset >= 0 {
+		return 0
+	}
+	l.producers.guardSeq++
+	if l.producers.guards == nil {
+		l.producers.guards = map[int64]uint64{}
+	}
+	l.producers.guards[pid] = l.producers.guardSeq
+	return l.producers.guardSeq
+}
+
+// AppendVerified is Append for a transactional batch of a partition with verification
+// on: a batch that would open the producer's transaction here needs the guard of a
+// verification still standing, or it is ErrInvalidTxnState.
+func (l *Log) AppendVerified(batch []byte, leaderEpoch int32, guard uint64) (AppendResult, error) {
+	return l.appendGuarded(batch, leaderEpoch, originClient, guard, true)
+}
+
+// checkGuard applies AppendVerified's rule to h.
+func (p *producerState) checkGuard(h *batchHeader, guard uint64) error {
+	if !h.transactional() || h.isControl() {
+		return nil
+	}
+	if e := p.m[h.ProducerID]; e != nil && e.txnFirstOffset >= 0 {
+		return nil
+	}
+	if guard == 0 || p.guards[h.ProducerID] != guard {
+		return fmt.Errorf("%w: producer %d: the batch was not verified as part of an ongoing transaction", ErrInvalidTxnState, h.ProducerID)
+	}
+	return nil
 }
 
 // AppendMarker writes a transaction marker as the partition's leader (WriteTxnMarkers)

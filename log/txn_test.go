@@ -332,3 +332,31 @@ func TestExpireProducers(t *testing.T) {
 	// An expired producer starts over with any sequence.
 	appendT(t, l, pb(t, 1, 0, 17, 1), 0)
 }
+
+func TestVerificationGuard(t *testing.T) {
+	l, _ := newLog(t, testOpts())
+	// Without a verification, a batch may not open a transaction.
+	if _, err := l.AppendVerified(txb(t, 3, 0, 0, 1), 0, 0); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("unverified: %v", err)
+	}
+	g := l.StartVerification(3)
+	// A marker (the coordinator aborting the transaction) voids the verification.
+	mark(t, l, 3, 0, false)
+	if _, err := l.AppendVerified(txb(t, 3, 0, 0, 1), 0, g); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("verified before the marker: %v", err)
+	}
+	g = l.StartVerification(3)
+	if _, err := l.AppendVerified(txb(t, 3, 0, 0, 1), 0, g); err != nil {
+		t.Fatal(err)
+	}
+	// Inside the transaction no verification is needed.
+	if g := l.StartVerification(3); g != 0 {
+		t.Fatalf("guard %d inside a transaction", g)
+	}
+	if _, err := l.AppendVerified(txb(t, 3, 0, 1, 1), 0, 0); err != nil {
+		t.Fatal(err)
+	}
+	if end := l.LogEndOffset(); end != 3 {
+		t.Fatalf("log end %d", end)
+	}
+}
