@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -216,4 +217,157 @@ func kadmListCommittedEnd(ctx context.Context, cl *kgo.Client, topic string) (in
 		return -1, kerr.ErrorForCode(p.ErrorCode)
 	}
 	return p.Offset, nil
+}
+
+// runTransactSession consumes in, copies every record to out as "out-<value>" inside a
+// transaction that also commits the group's offsets, until stop is closed or the session
+// fails (franz-go's GroupTransactSession, consume-transform-produce). It returns how many
+// transactions committed.
+func runTransactSession(t *testing.T, b *Broker, txnID, group, in, out string, stop <-chan struct{}) (int, error) {
+	logs := &syncBuffer{}
+	sess, err := kgo.NewGroupTransactSession(
+		kgo.SeedBrokers(b.Addr()),
+		kgo.ClientID(txnID),
+		kgo.TransactionalID(txnID),
+		kgo.TransactionTimeout(30*time.Second),
+		kgo.FetchIsolationLevel(kgo.ReadCommitted()),
+		kgo.ConsumerGroup(group),
+		kgo.ConsumeTopics(in),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.RequireStableFetchOffsets(),
+		kgo.DefaultProduceTopic(out),
+		kgo.FetchMaxWait(300*time.Millisecond),
+		kgo.WithLogger(kgo.BasicLogger(logs, kgo.LogLevelWarn, nil)),
+	)
+	if err != nil {
+		return 0, err
+	}
+	defer func() {
+		sess.Close()
+		if t.Failed() && logs.String() != "" {
+			t.Logf("%s log:\n%s", txnID, logs.String())
+		}
+	}()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go func() {
+		<-stop
+		cancel()
+	}()
+	commits := 0
+	for ctx.Err() == nil {
+		fs := sess.PollRecords(ctx, 50) // small transactions: many of them straddle the rebalances
+		if ctx.Err() != nil {
+			break
+		}
+		if err := fs.Err0(); err != nil && !errors.Is(err, context.Canceled) {
+			return commits, fmt.Errorf("%s poll: %w", txnID, err)
+		}
+		if fs.NumRecords() == 0 {
+			continue
+		}
+		if err := sess.Begin(); err != nil {
+			return commits, fmt.Errorf("%s begin: %w", txnID, err)
+		}
+		fs.EachRecord(func(r *kgo.Record) {
+			sess.Produce(ctx, &kgo.Record{Key: r.Key, Value: append([]byte("out-"), r.Value...)}, nil)
+		})
+		endCtx, endCancel := context.WithTimeout(context.Background(), 30*time.Second)
+		committed, err := sess.End(endCtx, kgo.TryCommit)
+		endCancel()
+		if err != nil {
+			return commits, fmt.Errorf("%s end: %w", txnID, err)
+		}
+		if committed {
+			commits++
+		}
+	}
+	return commits, nil
+}
+
+// TestTxnConsumeTransformProduce: two GroupTransactSession instances copy a topic while the
+// group rebalances (the second joins mid-run, the first leaves later); every input record
+// is in the output exactly once for read_committed readers.
+func TestTxnConsumeTransformProduce(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, "group.initial.rebalance.delay.ms=0")
+	adm := newAdmin(t, b)
+	const in, out, group, n = "ctp-in", "ctp-out", "ctp-group", 3000
+	createTopic(t, adm, in, 6, nil)
+	createTopic(t, adm, out, 3, nil)
+	src := newClient(t, b, kgo.DefaultProduceTopic(in), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	ctx := testCtx(t, 3*time.Minute)
+	// Written in waves, so that the sessions see the group change while there is work.
+	writeWave := func(from, to int) {
+		var rs []*kgo.Record
+		for i := from; i < to; i++ {
+			rs = append(rs, &kgo.Record{Value: []byte(fmt.Sprintf("r%05d", i))})
+		}
+		if err := src.ProduceSync(ctx, rs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writeWave(0, 1000)
+
+	type result struct {
+		commits int
+		err     error
+	}
+	stop1, stop2 := make(chan struct{}), make(chan struct{})
+	res1, res2 := make(chan result, 1), make(chan result, 1)
+	go func() { c, err := runTransactSession(t, b, "ctp-1", group, in, out, stop1); res1 <- result{c, err} }()
+	committedOut := func() int64 {
+		lag, err := adm.FetchOffsets(ctx, group)
+		if err != nil {
+			return 0
+		}
+		var sum int64
+		lag.Each(func(o kadm.OffsetResponse) { sum += o.At })
+		return sum
+	}
+	eventually(t, 60*time.Second, func() error {
+		if c := committedOut(); c < 300 {
+			return fmt.Errorf("group committed %d input records so far", c)
+		}
+		return nil
+	})
+	go func() { c, err := runTransactSession(t, b, "ctp-2", group, in, out, stop2); res2 <- result{c, err} }()
+	writeWave(1000, 2000)
+	eventually(t, 60*time.Second, func() error {
+		if c := committedOut(); c < 1500 {
+			return fmt.Errorf("group committed %d input records so far", c)
+		}
+		return nil
+	})
+	close(stop1) // the first instance leaves: a second rebalance
+	r1 := <-res1
+	writeWave(2000, n)
+	eventually(t, 90*time.Second, func() error {
+		if c := committedOut(); c < n {
+			return fmt.Errorf("group committed %d of %d input records", c, n)
+		}
+		return nil
+	})
+	close(stop2)
+	r2 := <-res2
+	if r1.err != nil || r2.err != nil {
+		t.Fatalf("sessions: %v / %v", r1.err, r2.err)
+	}
+	if r1.commits == 0 || r2.commits == 0 {
+		t.Fatalf("commits: %d and %d; both instances should have worked", r1.commits, r2.commits)
+	}
+	vals := readAllValues(t, b, out, 3, n, true)
+	seen := map[string]int{}
+	for _, v := range vals {
+		seen[v]++
+	}
+	for i := 0; i < n; i++ {
+		if c := seen[fmt.Sprintf("out-r%05d", i)]; c != 1 {
+			t.Errorf("input r%05d is in the output %d times", i, c)
+		}
+	}
+	if len(vals) != n {
+		t.Fatalf("output has %d records, want %d", len(vals), n)
+	}
+	t.Logf("commits: %d + %d", r1.commits, r2.commits)
 }
