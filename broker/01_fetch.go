@@ -35,6 +35,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
 	"kbroker/log"
 )
 
@@ -231,7 +232,8 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 			return 0, nil
 		}
 	}
-	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, time.Now())
+	now := time.Now()
+	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, now)
 	if hwMoved {
 		p.wake()
 	}
@@ -243,12 +245,21 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 	if limit <= 0 && !first {
 		return 0, nil
 	}
+	// A throttled replica outside the ISR gets nothing while the leader's replication throttle
+	// is exceeded (Kafka's ReplicationQuotaManager); its fetch still counts as above.
+	throttled := quota.ThrottledReplicas(p.cfg.Load().LeaderThrottledReplicas, p.tp.Partition, s.cfg.BrokerID) && !p.inISR(replica)
+	if throttled && s.rm.leaderQuota.Exceeded(now) {
+		return 0, nil
+	}
 	res, err := p.log.ReadRegion(rp.FetchOffset, int32(max(limit, 0)), p.log.LogEndOffset(), first)
 	if err != nil {
 		if errors.Is(err, log.ErrOffsetOutOfRange) {
 			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		return 0, err
+	}
+	if throttled {
+		s.rm.leaderQuota.Record(int(res.Size), now)
 	}
 	regions.add(sp, res)
 	return int(res.Size), nil

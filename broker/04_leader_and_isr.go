@@ -137,10 +137,10 @@ func (s *Server) topicConfigFor(ctx context.Context, topic string) (config.Topic
 	if err != nil {
 		overrides = nil
 	}
-	tc, err := s.cfg.ResolveTopic(overrides)
+	tc, err := s.config().ResolveTopic(overrides)
 	if err != nil {
 		s.logger.Warn().Err(err).Str("topic", topic).Msg("stored topic config is invalid; using broker defaults")
-		tc, _ = s.cfg.ResolveTopic(nil)
+		tc, _ = s.config().ResolveTopic(nil)
 	}
 	return tc, overrides
 }

@@ -72,7 +72,7 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 		} else {
 			st.ReplicationFactor = spec.replicationFactor
 		}
-		for _, e := range s.cfg.DescribeTopic(t.overrides) {
+		for _, e := range s.config().DescribeTopic(t.overrides) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.Source, e.Sensitive
 			st.Configs = append(st.Configs, c)

@@ -82,6 +82,8 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},
 		{key: 44, min: 0, max: 1, handle: handler(s.handleIncrementalAlterConfigs)},
+		{key: 45, min: 0, max: 0, handle: handler(s.handleAlterPartitionReassignments)},
+		{key: 46, min: 0, max: 0, handle: handler(s.handleListPartitionReassignments)},
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},

@@ -115,6 +115,13 @@ func (p *partition) becomeFollower(st leaderState) {
 	p.wake() // parked produces and fetches re-check and answer NOT_LEADER_OR_FOLLOWER
 }
 
+// inISR reports whether replica is in the ISR.
+func (p *partition) inISR(replica int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.isr, replica)
+}
+
 // inSyncCount is the size of the ISR (the larger of current and proposed while a change is in flight).
 func (p *partition) inSyncCount() int {
 	p.mu.Lock()

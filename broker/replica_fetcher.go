@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
 )
@@ -49,12 +50,15 @@ type fetcherManager struct {
 	ctx    context.Context
 	spawn  func(func()) // starts a goroutine the server waits for
 
+	// quota is the follower replication throttle (follower.replication.throttled.rate).
+	quota *quota.Replication
+
 	mu       sync.Mutex
 	fetchers map[int32]*replicaFetcher
 }
 
-func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), spawn func(func())) *fetcherManager {
-	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, ctx: ctx, spawn: spawn, fetchers: make(map[int32]*replicaFetcher)}
+func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), spawn func(func()), q *quota.Replication) *fetcherManager {
+	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
 }
 
 // follow moves p to the fetcher of leader (creating it), removing it from any other.
@@ -96,6 +100,15 @@ type fetchState struct {
 	// answer came back for the same log.
 	lastDivergence divergence
 	repeats        int
+	// caughtUp: the last fetch answer found the log at the leader's high watermark (Kafka's
+	// isReplicaInSync for the follower throttle). Touched by the fetcher goroutine only.
+	caughtUp bool
+}
+
+// throttled reports whether this replica is subject to the follower replication throttle:
+// listed in follower.replication.throttled.replicas and behind the leader.
+func (st *fetchState) throttled(self int32) bool {
+	return !st.caughtUp && quota.ThrottledReplicas(st.p.cfg.Load().FollowerThrottledReplicas, st.p.tp.Partition, self)
 }
 
 // divergence is one leader answer about a follower's epoch, with the follower's log end and
@@ -405,8 +418,13 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 	req.SessionID, req.SessionEpoch = 0, -1
 	byTopic := map[string]int{}
 	asked := make(map[log.TopicPartition]fetched, len(states))
+	now := time.Now()
+	exceeded := f.m.quota.Exceeded(now)
 	for _, st := range states {
 		p := st.p
+		if exceeded && st.throttled(f.m.self) {
+			continue // the follower throttle holds this replica back for now
+		}
 		i, ok := byTopic[p.tp.Topic]
 		if !ok {
 			i = len(req.Topics)
@@ -445,6 +463,9 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 			a, ok := asked[tp]
 			if !ok {
 				continue
+			}
+			if a.st.throttled(f.m.self) {
+				f.m.quota.Record(len(rp.RecordBatches), now)
 			}
 			if err := f.apply(a, rp); err != nil {
 				f.partitionFailed(tp, err, "replica fetch partition failed")
@@ -492,6 +513,7 @@ func (f *replicaFetcher) apply(a fetched, rp *kmsg.FetchResponseTopicPartition) 
 		}
 	}
 	p.setFollowerHW(rp.HighWatermark)
+	st.caughtUp = p.log.LogEndOffset() >= rp.HighWatermark
 	return nil
 }
 

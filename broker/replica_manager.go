@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"kbroker/broker/config"
+	"kbroker/broker/quota"
 	"kbroker/log"
 )
 
@@ -44,6 +45,10 @@ type replicaManager struct {
 
 	// recovery, start and high-watermark offsets read from the checkpoints at start.
 	recovery, start, hwCheckpoint map[log.TopicPartition]int64
+
+	// Replication throttles (leader/follower.replication.throttled.rate) for the replicas the
+	// topics list in leader/follower.replication.throttled.replicas.
+	leaderQuota, followerQuota *quota.Replication
 }
 
 func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManager {
@@ -55,7 +60,16 @@ func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManage
 		recovery:     make(map[log.TopicPartition]int64),
 		start:        make(map[log.TopicPartition]int64),
 		hwCheckpoint: make(map[log.TopicPartition]int64),
+		leaderQuota:  quota.NewReplication(cfg.ReplicationQuotaWindowNum, time.Duration(cfg.ReplicationQuotaWindowSizeSeconds)*time.Second),
+		followerQuota: quota.NewReplication(cfg.ReplicationQuotaWindowNum,
+			time.Duration(cfg.ReplicationQuotaWindowSizeSeconds)*time.Second),
 	}
+}
+
+// setReplicationThrottles takes the throttle rates of the effective configuration.
+func (rm *replicaManager) setReplicationThrottles(c *config.Config) {
+	rm.leaderQuota.SetLimit(c.LeaderReplicationThrottledRate)
+	rm.followerQuota.SetLimit(c.FollowerReplicationThrottledRate)
 }
 
 func (rm *replicaManager) get(topic string, p int32) (*partition, bool) {

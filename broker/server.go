@@ -24,8 +24,12 @@ import (
 
 // Server is one broker: listeners, connections, metadata and the partitions it hosts.
 type Server struct {
-	cfg    *config.Config
+	cfg    *config.Config // static: server.properties and --override (s.config() for dynamic keys)
 	logger zerolog.Logger
+
+	dyn      *config.Dynamic // the effective configuration, dynamic broker configs applied
+	dynMu    sync.Mutex      // serialises dynamic config changes; guards dynHooks
+	dynHooks []func(*config.Config)
 
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
@@ -69,6 +73,7 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
+		dyn:    config.NewDynamic(cfg),
 		logger: logger,
 		ctx:    ctx,
 		cancel: cancel,
@@ -124,11 +129,16 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.clusterID, err = s.meta.ClusterID(ctx); err != nil {
 		return fmt.Errorf("cluster id: %w", err)
 	}
+	if err := s.loadDynamicConfig(ctx); err != nil {
+		return err
+	}
 	if err := s.checkLogDirs(); err != nil {
 		return err
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	s.rm.setReplicationThrottles(s.config())
+	s.onConfigChange(s.rm.setReplicationThrottles)
 
 	if err := s.listen(); err != nil {
 		return err

@@ -27,7 +27,7 @@ func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[str
 	if _, ok := s.cache.topic(name); !ok {
 		return fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, name)
 	}
-	tc, err := s.cfg.ResolveTopic(next)
+	tc, err := s.config().ResolveTopic(next)
 	if err != nil {
 		return err
 	}
@@ -71,7 +71,7 @@ func (s *Server) incrementalOverrides(name string, ops []kmsg.IncrementalAlterCo
 		next[k] = v
 	}
 	effective := map[string]string{}
-	for _, e := range s.cfg.DescribeTopic(t.overrides) {
+	for _, e := range s.config().DescribeTopic(t.overrides) {
 		if e.Value != nil {
 			effective[e.Name] = *e.Value
 		}
