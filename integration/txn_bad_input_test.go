@@ -1,8 +1,6 @@
 package integration
 
 import (
-	"encoding/binary"
-	"hash/crc32"
 	"testing"
 	"time"
 
@@ -12,14 +10,7 @@ import (
 
 // txnBatch is buildBatch with the transactional attribute.
 func txnBatch(id producerIdent, values ...string) []byte {
-	recs := make([]batchRecord, len(values))
-	for i, v := range values {
-		recs[i] = batchRecord{value: []byte(v)}
-	}
-	b := buildBatch(time.Now().UnixMilli(), recs, id)
-	binary.BigEndian.PutUint16(b[21:], binary.BigEndian.Uint16(b[21:])|0x10)
-	binary.BigEndian.PutUint32(b[17:], crc32.Checksum(b[21:], castagnoli))
-	return b
+	return txnBatchAt(id, time.Now().UnixMilli(), values...)
 }
 
 // rawTxn is a transactional producer spoken to with raw requests.
