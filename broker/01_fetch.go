@@ -3,7 +3,10 @@ package broker
 // Fetch (key 1), versions 4-12.
 //
 //   - Consumers (replica id -1) read up to the high watermark (read_uncommitted) or the last
-//     stable offset (read_committed; equal while there are no transactions).
+//     stable offset (read_committed: below the first transaction still open or whose marker
+//     is not replicated yet). A read_committed answer lists the aborted transactions that
+//     overlap the batches returned (from the .txnindex), so that the consumer skips their
+//     records; read_uncommitted answers carry none (a null list).
 //   - A partition without records carries an empty record set (size 0), never a null one
 //     (size -1), as Kafka does; librdkafka 2.0 rejects -1 and never reaches a partition's end.
 //   - Whole batches only, as stored (never recompressed), sent from the segment files without
@@ -215,8 +218,26 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 		}
 		return 0, err
 	}
+	if req.IsolationLevel == 1 {
+		sp.AbortedTransactions = abortedTransactions(p, rp.FetchOffset, res)
+	}
 	regions.add(sp, res)
 	return int(res.Size), nil
+}
+
+// abortedTransactions lists, for a read_committed answer, the aborted transactions that
+// overlap the batches of res (never a null list).
+func abortedTransactions(p *partition, from int64, res log.Region) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	if res.Size == 0 {
+		return out
+	}
+	for _, a := range p.log.AbortedTxns(from, res.NextOffset) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out
 }
 
 // checkLeaderEpoch compares a client's view of the leader epoch (-1 = unknown) with ours.

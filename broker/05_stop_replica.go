@@ -45,6 +45,9 @@ func (s *Server) handleStopReplica(rc *requestContext, req *kmsg.StopReplicaRequ
 		if topic == offsetsTopic && s.groups != nil {
 			s.groups.Resign(partition)
 		}
+		if topic == txnTopic && s.txns != nil {
+			s.txns.Resign(partition)
+		}
 		if del {
 			if err := s.rm.removePartition(tp); err != nil {
 				rp.ErrorCode = errorCode(err)

@@ -67,8 +67,15 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
-		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
+		// Transactions (package coordinator/txn; txns.go). AddPartitionsToTxn v4 is the
+		// brokers' batched verification (KIP-890); WriteTxnMarkers comes from coordinators.
+		{key: 22, min: 0, max: 5, handle: handler(s.handleInitProducerID)},
 		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
+		{key: 24, min: 0, max: 4, handle: handler(s.handleAddPartitionsToTxn)},
+		{key: 25, min: 0, max: 4, handle: handler(s.handleAddOffsetsToTxn)},
+		{key: 26, min: 0, max: 4, handle: handler(s.handleEndTxn)},
+		{key: 27, min: 0, max: 1, handle: handler(s.handleWriteTxnMarkers)},
+		{key: 28, min: 0, max: 4, handle: handler(s.handleTxnOffsetCommit)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
@@ -82,6 +89,9 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 49, min: 0, max: 1, handle: handler(s.handleAlterClientQuotas)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
+		{key: 61, min: 0, max: 0, handle: handler(s.handleDescribeProducers)},
+		{key: 65, min: 0, max: 0, handle: handler(s.handleDescribeTransactions)},
+		{key: 66, min: 0, max: 1, handle: handler(s.handleListTransactions)},
 	}
 	table := make(map[int16]api, len(rows))
 	ranges := make([]apiRange, 0, len(rows))

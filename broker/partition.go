@@ -151,12 +151,17 @@ type appendResult struct {
 // appendClientBatch stamps LogAppendTime when the topic asks for it, appends the validated
 // batch under the current leader epoch, advances the high watermark and wakes waiting fetches.
 func (p *partition) appendClientBatch(batch []byte, now time.Time) (appendResult, error) {
+	return p.appendBatch(batch, now, p.log.Append)
+}
+
+// appendBatch is appendClientBatch through one of the log's append methods.
+func (p *partition) appendBatch(batch []byte, now time.Time, appendFn func([]byte, int32) (log.AppendResult, error)) (appendResult, error) {
 	res := appendResult{logAppendTime: -1}
 	if p.cfg.Load().MessageTimestampType == "LogAppendTime" {
 		res.logAppendTime = now.UnixMilli()
 		protocol.SetLogAppendTime(batch, res.logAppendTime)
 	}
-	ar, err := p.log.Append(batch, p.leaderEpoch.Load())
+	ar, err := appendFn(batch, p.leaderEpoch.Load())
 	if err != nil {
 		return res, err
 	}
@@ -266,8 +271,16 @@ func (p *partition) laggingReplicasLocked(now time.Time, maxLag time.Duration) [
 // highWatermark is the offset below which records are committed and visible to consumers.
 func (p *partition) highWatermark() int64 { return p.hw.Load() }
 
-// lastStableOffset equals the high watermark while transactions are not supported.
-func (p *partition) lastStableOffset() int64 { return p.hw.Load() }
+// lastStableOffset is the offset below which every transaction is decided: the high
+// watermark, or the first offset of the earliest transaction that is open or whose marker
+// is not below the high watermark yet.
+func (p *partition) lastStableOffset() int64 {
+	hw := p.hw.Load()
+	if first := p.log.FirstUnstableOffset(hw); first >= 0 && first < hw {
+		return first
+	}
+	return hw
+}
 
 func (p *partition) addWaiter(ch chan struct{}) {
 	p.mu.Lock()

@@ -19,6 +19,7 @@ import (
 	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/coordinator"
+	"kbroker/coordinator/txn"
 	"kbroker/log"
 	"kbroker/zkmeta"
 )
@@ -53,6 +54,8 @@ type Server struct {
 
 	adminMu sync.Mutex
 	groups  *coordinator.Coordinator // consumer groups and committed offsets (groups.go)
+	txns    *txn.Coordinator         // transactions (txns.go)
+	peers   *peers                   // connections to other brokers for markers and verification
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -173,6 +176,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, l := range s.listeners {
 			l := l
 			s.goroutine(func() { s.acceptLoop(l) })
@@ -192,6 +196,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, l := range s.listeners {
 			l := l
 			s.goroutine(func() { s.acceptLoop(l) })
@@ -395,6 +400,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closeData flushes and closes every partition, writes checkpoints and closes the store.
 func (s *Server) closeData() error {
 	var first error
+	if s.peers != nil {
+		s.peers.close()
+	}
 	if s.rm != nil {
 		if err := s.rm.close(); err != nil {
 			first = err

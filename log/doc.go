@@ -30,6 +30,7 @@
 //	    ├── 00000000000000000000.log        segment: batches exactly as on the wire,
 //	    ├── 00000000000000000000.index      named by the base offset (20 digits)
 //	    ├── 00000000000000000000.timeindex
+//	    ├── 00000000000000000000.txnindex   aborted transactions (only when there are)
 //	    ├── 00000000000000000000.snapshot   producer state at that offset (ours)
 //	    ├── 00000000000000004096.log        next segment, base = previous log end
 //	    ├── ...
@@ -88,11 +89,25 @@
 // when an index is full (MaxIndexBytes), or when a relative offset would
 // overflow int32.
 //
-// <offset>.snapshot holds the idempotent-producer state (epoch and the last 5
-// batches' sequences and offsets per producer id) as of that offset; it is
-// written at each roll and at Close. Its format is our own (version 100,
-// CRC-32C protected, see producer.go); Kafka treats it as a corrupt snapshot
-// and rebuilds from the log, as we do when a snapshot is missing.
+// <offset>.snapshot holds the producer state (epoch and the last 5 batches'
+// sequences and offsets per producer id, its open transaction's first offset
+// and coordinator epoch) as of that offset, and how many aborted transactions
+// each segment's .txnindex holds; it is written at each roll and at Close. Its
+// format is our own (version 101, CRC-32C protected, see producer.go); Kafka
+// treats it as a corrupt snapshot and rebuilds from the log, as we do when a
+// snapshot is missing.
+//
+// Transactions (txn.go, txnindex.go): a producer's first transactional batch
+// opens its transaction in the partition, a control batch (commit or abort
+// marker) closes it. FirstUnstableOffset gives what the last stable offset
+// needs (read_committed reads below it). The .txnindex of a segment is
+// Kafka's: one 34-byte entry per transaction aborted by a marker in that
+// segment (int16 version 0, int64 producerId, firstOffset, lastOffset,
+// lastStableOffset), created with its first entry. AbortedTxns answers a
+// read_committed fetch from them. Open rebuilds, by replaying batch headers
+// from a producer snapshot, the indexes of segments recovery found data in
+// beyond the recovery point, of torn or inconsistent .txnindex files, and of
+// segments whose entries differ from the snapshot's count (a lost file).
 //
 // # Recovery
 //

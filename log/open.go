@@ -141,6 +141,7 @@ func (l *Log) loadSegments(bases []int64) error {
 		if cut == 0 && limit >= 0 {
 			s.next = limit
 		}
+		s.markTxnRebuild(rp)
 		if cut > 0 {
 			dropped := cut
 			for _, b := range bases[i+1:] {
@@ -233,63 +234,110 @@ func (l *Log) snapshots() ([]int64, error) {
 
 // loadProducerState loads the newest valid snapshot at or below the log end
 // (deleting newer ones and ones older than the oldest segment) and replays
-// the batch headers after it.
+// the batch headers after it. It also brings the transaction indexes up to
+// date (rebuildTxnIndexes): from the first segment whose index cannot be
+// trusted on, they are rebuilt by the same replay, started from a snapshot at
+// or below that segment.
 func (l *Log) loadProducerState() error {
 	snaps, err := l.snapshots()
 	if err != nil {
 		return err
 	}
 	first := l.segs[0].base
-	var state *producerState
-	from := first
+	var valid []int64
 	for i := len(snaps) - 1; i >= 0; i-- {
 		off := snaps[i]
-		path := segmentPath(l.dir, off, snapshotSuffix)
 		if off > l.logEnd || off < first {
-			if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			if err := l.fs.Remove(segmentPath(l.dir, off, snapshotSuffix)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return err
 			}
 			continue
 		}
-		if state != nil {
-			continue
-		}
-		data, err := readFile(l.fs, path)
-		if err == nil {
-			state, err = decodeProducerSnapshot(data, off)
-		}
-		if err != nil {
-			l.logger.Warn().Err(err).Int64("offset", off).Msg("ignoring unreadable producer snapshot")
-			if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
-				return err
-			}
-			state = nil
-			continue
-		}
-		from = off
+		valid = append(valid, off) // newest first
 	}
+	snap, from, err := l.newestSnapshot(valid, l.logEnd)
+	if err != nil {
+		return err
+	}
+	rebuildFrom := l.txnIndexesToRebuild(snap, from)
+	if rebuildFrom >= 0 && rebuildFrom < from {
+		if snap, from, err = l.newestSnapshot(valid, rebuildFrom); err != nil {
+			return err
+		}
+	}
+	state := snap.state
 	if state == nil {
 		state = newProducerState()
 	}
-	err = l.scanHeaders(from, func(h *batchHeader) { state.update(h) })
+	rebuilt := map[*segment][]AbortedTxn{}
+	err = l.scanSegments(from, func(s *segment, h *batchHeader, m *marker) {
+		c := state.update(h, m)
+		if rebuildFrom >= 0 && s.base >= rebuildFrom && c != nil && c.aborted {
+			rebuilt[s] = append(rebuilt[s], AbortedTxn{ProducerID: c.producerID, FirstOffset: c.firstOffset, LastOffset: c.lastOffset, LastStableOffset: c.lastStable})
+		}
+	})
 	if err != nil {
 		return fmt.Errorf("log: rebuilding producer state: %w", err)
+	}
+	if rebuildFrom >= 0 {
+		if err := l.writeRebuiltTxnIndexes(rebuildFrom, rebuilt); err != nil {
+			return err
+		}
 	}
 	state.truncateHead(l.logStart)
 	l.producers = state
 	return nil
 }
 
-// scanHeaders calls fn for every batch whose base offset is >= from, in
-// order, reading only headers.
-func (l *Log) scanHeaders(from int64, fn func(h *batchHeader)) error {
+// newestSnapshot decodes the newest valid snapshot at or below upTo among offsets (newest
+// first), removing unreadable ones; without one, it returns an empty snapshot and the first
+// segment's base, where a replay then starts.
+func (l *Log) newestSnapshot(offsets []int64, upTo int64) (producerSnapshot, int64, error) {
+	for _, off := range offsets {
+		if off > upTo {
+			continue
+		}
+		path := segmentPath(l.dir, off, snapshotSuffix)
+		data, err := readFile(l.fs, path)
+		var snap producerSnapshot
+		if err == nil {
+			snap, err = decodeProducerSnapshot(data, off)
+		}
+		if err == nil {
+			return snap, off, nil
+		}
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed by an earlier pass
+		}
+		l.logger.Warn().Err(err).Int64("offset", off).Msg("ignoring unreadable producer snapshot")
+		if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return producerSnapshot{}, 0, err
+		}
+	}
+	return producerSnapshot{}, l.segs[0].base, nil
+}
+
+// abortedCounts is what a snapshot records of the transaction indexes: entries per
+// segment, for the segments that have any.
+func (l *Log) abortedCounts() map[int64]int32 {
+	out := map[int64]int32{}
+	for _, s := range l.segs {
+		if n := len(s.txn.entries); n > 0 {
+			out[s.base] = int32(n)
+		}
+	}
+	return out
+}
+
+// scanSegments is scanHeaders that also tells which segment each batch is in.
+func (l *Log) scanSegments(from int64, fn func(s *segment, h *batchHeader, m *marker)) error {
 	for i := l.segmentFor(from); i < len(l.segs); i++ {
 		s := l.segs[i]
 		_, pos := s.idx.lookup(from)
 		sc := newScanner(s.log, pos, s.size, false)
 		for sc.next() {
 			if sc.h.BaseOffset >= from {
-				fn(&sc.h)
+				fn(s, &sc.h, sc.controlMarker())
 			}
 		}
 		if sc.stop == stopIOError {
@@ -299,9 +347,15 @@ func (l *Log) scanHeaders(from int64, fn func(h *batchHeader)) error {
 	return nil
 }
 
+// scanHeaders calls fn for every batch whose base offset is >= from, in
+// order, reading only headers (and the marker of control batches).
+func (l *Log) scanHeaders(from int64, fn func(h *batchHeader, m *marker)) error {
+	return l.scanSegments(from, func(_ *segment, h *batchHeader, m *marker) { fn(h, m) })
+}
+
 // writeSnapshot stores the producer state as "<offset>.snapshot".
 func (l *Log) writeSnapshot(offset int64) error {
-	return writeFileAtomic(l.fs, segmentPath(l.dir, offset, snapshotSuffix), l.producers.encode(offset))
+	return writeFileAtomic(l.fs, segmentPath(l.dir, offset, snapshotSuffix), l.producers.encode(offset, l.abortedCounts()))
 }
 
 // deleteSnapshotsBelow removes snapshots older than offset.

@@ -15,16 +15,19 @@ type segment struct {
 	size     int64       // bytes of data (the file size)
 	idx      *offsetIndex
 	tidx     *timeIndex
-	next     int64 // offset after the last batch (known for the active segment and after a scan)
-	sinceIdx int64 // bytes appended since the last index entry
-	maxTs    int64 // largest batch max timestamp, or -1
-	offMaxTs int64 // last offset of the first batch that reached maxTs
-	rollMs   int64 // time of the first append (ms) for log.roll.ms; 0 = empty
+	next     int64     // offset after the last batch (known for the active segment and after a scan)
+	sinceIdx int64     // bytes appended since the last index entry
+	maxTs    int64     // largest batch max timestamp, or -1
+	offMaxTs int64     // last offset of the first batch that reached maxTs
+	rollMs   int64     // time of the first append (ms) for log.roll.ms; 0 = empty
+	txn      *txnIndex // aborted transactions whose abort marker is in this segment (txnindex.go)
+	// txnRebuild: the .txnindex was torn or inconsistent; Open rebuilds it from the log.
+	txnRebuild bool
 }
 
 // createSegment creates empty files for a segment starting at base.
 func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error) {
-	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
+	for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if err := fsys.Remove(segmentPath(dir, base, suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
@@ -34,7 +37,8 @@ func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error
 	if err != nil {
 		return nil, err
 	}
-	s := &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base}
+	s := &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base,
+		txn: &txnIndex{fs: fsys, path: segmentPath(dir, base, txnIndexSuffix)}}
 	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix), base, o.MaxIndexBytes, 0, -1); err != nil {
 		_ = s.close()
 		return nil, err
@@ -101,6 +105,10 @@ func openSegment(fsys FS, dir string, base, limit int64, o *Options) (s *segment
 		}
 	} else {
 		s.maxTs, s.offMaxTs = s.tidx.last()
+	}
+	if err := s.loadTxnIndex(fsys, dir, limit); err != nil {
+		_ = s.close()
+		return nil, false, err
 	}
 	return s, rebuild, nil
 }
@@ -270,6 +278,9 @@ func (s *segment) writeIndexes() error {
 
 func (s *segment) sync() error {
 	if err := s.log.Sync(); err != nil {
+		return err
+	}
+	if err := s.syncTxnIndex(); err != nil {
 		return err
 	}
 	if err := s.idx.f.writeOut(true); err != nil {

@@ -88,6 +88,9 @@ func (l *Log) truncateLocked(offset int64) error {
 	} else {
 		s.next = offset // every batch ends below offset (a gap, as after compaction)
 	}
+	if err := s.txn.truncateTo(s.next); err != nil {
+		return err
+	}
 	l.logEnd = s.next
 	if l.recoveryPoint > l.logEnd {
 		l.recoveryPoint = l.logEnd

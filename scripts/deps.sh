@@ -14,6 +14,7 @@ mkdir -p "$repo/.cache"
 
 "$repo/scripts/install-kafka-tools.sh" "$KAFKA_3_VERSION"
 "$repo/scripts/install-kafka-tools.sh" "$KAFKA_4_VERSION"
+"$repo/scripts/install-kafka-streams.sh" "$KAFKA_3_VERSION"
 "$repo/scripts/install-python.sh"
 "$repo/scripts/install-node.sh"
 "$repo/scripts/install-kcat.sh"

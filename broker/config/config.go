@@ -146,6 +146,7 @@ type Config struct {
 	TransactionRemoveExpiredTransactionCleanupIntervalMs int   // transaction.remove.expired.transaction.cleanup.interval.ms 3600000
 	TransactionPartitionVerificationEnable               bool  // transaction.partition.verification.enable true
 	ProducerIDExpirationMs                               int   // producer.id.expiration.ms 86400000
+	ProducerIDExpirationCheckIntervalMs                  int   // producer.id.expiration.check.interval.ms 600000
 
 	// Fetch.
 	FetchMaxBytes                        int32 // fetch.max.bytes 57671680

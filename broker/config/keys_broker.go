@@ -444,6 +444,9 @@ func brokerKeys() []keyDef {
 		{name: "producer.id.expiration.ms", typ: TypeInt, def: "86400000", valid: atLeast(1), dynamic: true,
 			doc: "A producer id with no write for this long is forgotten by the partition.",
 			set: func(c *Config, v value) { c.ProducerIDExpirationMs = int(v.i) }},
+		{name: "producer.id.expiration.check.interval.ms", typ: TypeInt, def: "600000", valid: atLeast(1),
+			doc: "How often partitions forget producer ids idle for producer.id.expiration.ms.",
+			set: func(c *Config, v value) { c.ProducerIDExpirationCheckIntervalMs = int(v.i) }},
 
 		// Fetch.
 		{name: "fetch.max.bytes", typ: TypeInt, def: "57671680", valid: atLeast(1024),
