@@ -166,6 +166,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	s.goroutine(s.checkpointLoop)
+	s.goroutine(s.retentionLoop)
+	s.goroutine(s.startOffsetCheckpointLoop)
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}

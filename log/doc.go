@@ -7,12 +7,16 @@
 // Open(dir, Options) recovers and returns a *Log. Append assigns offsets to
 // one client batch (checking idempotent-producer sequences); AppendAsFollower
 // appends batches that already carry offsets; Read returns whole batches;
-// TruncateTo, DeleteBefore and TruncateFullyAndStartAt move the ends; Flush,
-// Roll, Close and Delete manage files. Every method is safe for concurrent
-// use: writes are serialised by a mutex, reads share it (RWMutex + ReadAt),
-// fsync runs outside it. The package starts no goroutines. After an I/O error
-// on the write path a Log refuses writes (ErrLogFailed) until reopened; Open
-// repairs what the error left behind.
+// TruncateTo and TruncateFullyAndStartAt move the end; IncrementLogStartOffset,
+// DeleteOldSegments (retention, see retention.go) and DeleteBefore move the
+// start; Flush, Roll, Reconfigure, Close and Delete manage files and settings.
+// Every method is safe for concurrent use: writes are serialised by a mutex,
+// reads share it (RWMutex + ReadAt), fsync runs outside it. The only
+// goroutines the package starts are short-lived: the flush of the segments
+// before a roll, and the removal of deleted segments' files after
+// file.delete.delay.ms. After an I/O error on the write path a Log refuses
+// writes (ErrLogFailed) until reopened; Open repairs what the error left
+// behind.
 //
 // Also here: the per-log-dir checkpoint files (ReadCheckpoint,
 // WriteCheckpoint), meta.properties (ReadMeta, WriteMeta), partition
@@ -102,7 +106,8 @@
 // torn or corrupt batch and everything after it is cut, later segments are
 // deleted, and one Warn line reports the offset and bytes dropped. Leftover
 // .deleted, .cleaned, .swap and .tmp files and *-delete directories are
-// removed. Removing segments (TruncateTo, DeleteBefore) renames each file to
-// .deleted before removing it, newest segment first for TruncateTo and
-// oldest first for DeleteBefore, so a crash always leaves a contiguous log.
+// removed. Removing segments (TruncateTo, retention) renames each file to
+// .deleted before removing it (at once, or file.delete.delay.ms later for
+// retention), newest segment first for TruncateTo and oldest first for
+// retention, so a crash always leaves a contiguous log.
 package log

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // segment is one .log file with its two indexes. All fields are guarded by
@@ -297,10 +300,17 @@ func (s *segment) close() error {
 	return first
 }
 
-// remove closes the segment and deletes its files: each is first renamed to
-// "<name>.deleted" (so a crash leaves only files recovery removes), the .log
-// first so that the segment disappears from the log atomically.
+// remove closes the segment and deletes its files at once (see removeAfter).
 func (s *segment) remove(fsys FS, dir string) error {
+	return s.removeAfter(fsys, dir, 0, zerolog.Nop())
+}
+
+// removeAfter closes the segment and deletes its files: each is first renamed to
+// "<name>.deleted" (so a crash leaves only files recovery removes), the .log first so that
+// the segment disappears from the log atomically; the renamed files are removed after delay
+// (file.delete.delay.ms), at once when delay <= 0. Readers holding a Region keep the .log
+// open, so a fetch in flight reads on whatever happens to the names.
+func (s *segment) removeAfter(fsys FS, dir string, delay time.Duration, logger zerolog.Logger) error {
 	_ = s.close()
 	paths := []string{
 		segmentPath(dir, s.base, logSuffix),
@@ -308,6 +318,7 @@ func (s *segment) remove(fsys FS, dir string) error {
 		segmentPath(dir, s.base, timeIndexSuffix),
 		segmentPath(dir, s.base, txnIndexSuffix),
 	}
+	renamed := paths[:0:0]
 	for _, p := range paths {
 		if err := fsys.Rename(p, p+deletedSuffix); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -315,9 +326,23 @@ func (s *segment) remove(fsys FS, dir string) error {
 			}
 			return err
 		}
+		renamed = append(renamed, p+deletedSuffix)
 	}
+	if delay <= 0 {
+		return removeFiles(fsys, renamed)
+	}
+	time.AfterFunc(delay, func() {
+		if err := removeFiles(fsys, renamed); err != nil {
+			logger.Warn().Err(err).Int64("offset", s.base).Msg("removing the files of a deleted segment")
+		}
+	})
+	return nil
+}
+
+// removeFiles removes paths, ignoring those already gone.
+func removeFiles(fsys FS, paths []string) error {
 	for _, p := range paths {
-		if err := fsys.Remove(p + deletedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}
