@@ -22,6 +22,8 @@ package broker
 //     truncates (KIP-320 truncation on fetch); one whose epoch has no end on the leader, or
 //     whose fetch offset is below the log start, gets OFFSET_OUT_OF_RANGE (Kafka's
 //     Partition.readRecords).
+//   - A follower reports its log start offset in each fetch (the leader's low watermark for
+//     DeleteRecords) and takes the leader's from the answer.
 //   - v13+ (topic ids) is not advertised.
 
 import (
@@ -210,8 +212,8 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 			return 0, nil
 		}
 	}
-	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, time.Now())
-	if hwMoved {
+	moved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, rp.LogStartOffset, time.Now())
+	if moved {
 		p.wake()
 	}
 	if expand {

@@ -67,6 +67,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
+		{key: 21, min: 0, max: 2, handle: handler(s.handleDeleteRecords)},
 		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
 		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},

@@ -8,6 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -97,7 +99,7 @@ func TestRetention(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t, retentionOverrides...)
 	adm := newAdmin(t, b)
-	cl := newClient(t, b)
+	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 
 	t.Run("time", func(t *testing.T) {
 		// Records an hour old expire at the first pass under retention.ms=30000; the active
@@ -131,7 +133,7 @@ func TestRetention(t *testing.T) {
 		// the oldest; what remains is read contiguously from the new log start.
 		const topic = "ret-size"
 		createTopic(t, adm, topic, 1, map[string]*string{"retention.bytes": kadm.StringPtr("3000"), "segment.bytes": kadm.StringPtr("1024")})
-		raw := newClient(t, b, kgo.ProducerBatchCompression(kgo.NoCompression()))
+		raw := newClient(t, b, kgo.ProducerBatchCompression(kgo.NoCompression()), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 		end := produceAt(t, raw, topic, 0, 60, 100, time.Now())
 		// Uncompressed batches of one record take 172 bytes: 5 per segment (860 bytes), 12
 		// segments. The oldest go while 3000 bytes or more remain: 4 segments, 20 records.
@@ -209,11 +211,108 @@ func TestRetention(t *testing.T) {
 		}
 	})
 
+	t.Run("delete records", func(t *testing.T) {
+		// kadm.DeleteRecords in the middle of a segment: the low watermark is the offset,
+		// ListOffsets and fetches follow; -1 is the high watermark; beyond it, unknown
+		// partitions and a compact-only topic get Kafka's codes.
+		const topic = "ret-delete"
+		createTopic(t, adm, topic, 2, nil)
+		end := produceAt(t, cl, topic, 0, 20, 50, time.Now())
+		produceAt(t, cl, topic, 1, 5, 50, time.Now())
+		del := func(offsets map[string]map[int32]int64) kadm.DeleteRecordsResponses {
+			var os kadm.Offsets
+			for tp, ps := range offsets {
+				for p, o := range ps {
+					os.Add(kadm.Offset{Topic: tp, Partition: p, At: o})
+				}
+			}
+			rs, err := adm.DeleteRecords(testCtx(t, 15*time.Second), os)
+			if err != nil {
+				t.Fatalf("DeleteRecords %v: %v", offsets, err)
+			}
+			return rs
+		}
+		rs := del(map[string]map[int32]int64{topic: {0: 7, 1: -1}})
+		if r, _ := rs.Lookup(topic, 0); r.Err != nil || r.LowWatermark != 7 {
+			t.Fatalf("DeleteRecords %s-0 to 7: low watermark %d, %v", topic, r.LowWatermark, r.Err)
+		}
+		if r, _ := rs.Lookup(topic, 1); r.Err != nil || r.LowWatermark != 5 {
+			t.Fatalf("DeleteRecords %s-1 to -1 (high watermark 5): low watermark %d, %v", topic, r.LowWatermark, r.Err)
+		}
+		if s, err := startOffset(testCtx(t, 5*time.Second), adm, topic, 0); err != nil || s != 7 {
+			t.Fatalf("log start %d (%v), want 7", s, err)
+		}
+		if err := fetchError(t, cl, topic, 6); !errors.Is(err, kerr.OffsetOutOfRange) {
+			t.Fatalf("fetch at 6 after DeleteRecords to 7: %v, want OFFSET_OUT_OF_RANGE", err)
+		}
+		cons := newClient(t, b, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topic: {0: kgo.NewOffset().At(0)}}),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+		if err := checkContiguous(pollN(t, cons, int(end-7), 20*time.Second), 7); err != nil {
+			t.Fatalf("consumer after DeleteRecords: %v", err)
+		}
+		// Moving back is a no-op that answers the current low watermark.
+		if r, _ := del(map[string]map[int32]int64{topic: {0: 3}}).Lookup(topic, 0); r.Err != nil || r.LowWatermark != 7 {
+			t.Fatalf("DeleteRecords back to 3: low watermark %d, %v; want 7", r.LowWatermark, r.Err)
+		}
+
+		createTopic(t, adm, "ret-compact-only", 1, map[string]*string{"cleanup.policy": kadm.StringPtr("compact")})
+		rs = del(map[string]map[int32]int64{topic: {0: end + 1}, "ret-compact-only": {0: 0}})
+		for _, c := range []struct {
+			topic string
+			want  error
+		}{{topic, kerr.OffsetOutOfRange}, {"ret-compact-only", kerr.PolicyViolation}} {
+			if r, ok := rs.Lookup(c.topic, 0); !ok || !errors.Is(r.Err, c.want) || r.LowWatermark != -1 {
+				t.Errorf("DeleteRecords %s-0: %v (low watermark %d), want %v", c.topic, r.Err, r.LowWatermark, c.want)
+			}
+		}
+		// Partitions the broker does not know, sent as they are (kadm stops them itself).
+		req := kmsg.NewPtrDeleteRecordsRequest()
+		req.TimeoutMillis = 5000
+		for _, tp := range []struct {
+			topic string
+			p     int32
+		}{{topic, 9}, {"ret-no-such-topic", 0}} {
+			rt := kmsg.NewDeleteRecordsRequestTopic()
+			rt.Topic = tp.topic
+			rp := kmsg.NewDeleteRecordsRequestTopicPartition()
+			rp.Partition, rp.Offset = tp.p, 0
+			rt.Partitions = append(rt.Partitions, rp)
+			req.Topics = append(req.Topics, rt)
+		}
+		rawResp, err := cl.SeedBrokers()[0].Request(testCtx(t, 10*time.Second), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, rt := range rawResp.(*kmsg.DeleteRecordsResponse).Topics {
+			for _, rp := range rt.Partitions {
+				if err := kerr.ErrorForCode(rp.ErrorCode); !errors.Is(err, kerr.UnknownTopicOrPartition) || rp.LowWatermark != -1 {
+					t.Errorf("DeleteRecords %s-%d: %v (low watermark %d), want UNKNOWN_TOPIC_OR_PARTITION", rt.Topic, rp.Partition, err, rp.LowWatermark)
+				}
+			}
+		}
+
+		// Kafka's kafka-delete-records tool.
+		file := filepath.Join(t.TempDir(), "offsets.json")
+		body := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"offset":12}]}`, topic)
+		if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+		out := mustRun(t, cmdSpec{name: kafkaTool(t, pinnedVersion(t, "KAFKA_3_VERSION"), "kafka-delete-records"),
+			args: []string{"--bootstrap-server", b.Addr(), "--offset-json-file", file}, timeout: 2 * time.Minute})
+		if !strings.Contains(out, "partition: "+topic+"-0\tlow_watermark: 12") {
+			t.Fatalf("kafka-delete-records output:\n%s", out)
+		}
+		if s, err := startOffset(testCtx(t, 5*time.Second), adm, topic, 0); err != nil || s != 12 {
+			t.Fatalf("log start %d (%v) after kafka-delete-records, want 12", s, err)
+		}
+	})
+
 	t.Run("log start survives kill -9", func(t *testing.T) {
-		// The log start offsets moved by retention are in log-start-offset-checkpoint (written
-		// by the pass that moved them): after kill -9 they are the same.
+		// The log start offsets moved by retention and DeleteRecords (12, inside a segment)
+		// are in log-start-offset-checkpoint, written before the pass ends and before
+		// DeleteRecords answers: after kill -9 they are the same.
 		want := map[string]int64{}
-		for _, topic := range []string{"ret-time", "ret-size", "ret-live"} {
+		for _, topic := range []string{"ret-time", "ret-size", "ret-live", "ret-delete"} {
 			s, err := startOffset(testCtx(t, 5*time.Second), adm, topic, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -224,8 +323,8 @@ func TestRetention(t *testing.T) {
 		b.Restart(t)
 		adm2 := newAdmin(t, b)
 		for topic, w := range want {
-			if s, err := startOffset(testCtx(t, 10*time.Second), adm2, topic, 0); err != nil || s < w {
-				t.Errorf("%s: log start %d (%v) after kill -9, want at least %d", topic, s, err, w)
+			if s, err := startOffset(testCtx(t, 10*time.Second), adm2, topic, 0); err != nil || s != w {
+				t.Errorf("%s: log start %d (%v) after kill -9, want %d", topic, s, err, w)
 			}
 		}
 	})
