@@ -72,6 +72,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
+		{key: 35, min: 0, max: 4, handle: handler(s.handleDescribeLogDirs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},

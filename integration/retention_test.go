@@ -6,6 +6,7 @@ package integration
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -97,7 +98,14 @@ func waitStart(t testing.TB, adm *kadm.Client, topic string, timeout time.Durati
 // TestRetention runs the retention flows against one broker with two log dirs.
 func TestRetention(t *testing.T) {
 	t.Parallel()
-	b := startBroker(t, retentionOverrides...)
+	dir1, dir2 := t.TempDir(), t.TempDir()
+	b := newBroker(t, brokerOpts{dir: dir1, overrides: append([]string{"log.dirs=" + dir1 + "," + dir2}, retentionOverrides...)})
+	if err := b.launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.waitReady(readyTimeout); err != nil {
+		t.Fatal(err)
+	}
 	adm := newAdmin(t, b)
 	cl := newClient(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 
@@ -307,12 +315,85 @@ func TestRetention(t *testing.T) {
 		}
 	})
 
+	t.Run("log dirs", func(t *testing.T) {
+		// Both directories of log.dirs hold partitions (new ones go to the one with the
+		// fewest); DescribeLogDirs reports each partition's size as its segment files add up,
+		// and the volume's total and usable bytes; kafka-log-dirs --describe shows the same.
+		const topic = "ret-dirs"
+		createTopic(t, adm, topic, 4, nil)
+		end := produceAt(t, cl, topic, 0, 25, 200, time.Now())
+		dirs, err := adm.DescribeAllLogDirs(testCtx(t, 10*time.Second), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		perDir := map[string]int{}
+		var size int64 = -1
+		var where string
+		dirs.Each(func(d kadm.DescribedLogDir) {
+			if d.Err != nil || d.TotalBytes <= 0 || d.UsableBytes <= 0 || d.UsableBytes > d.TotalBytes {
+				t.Errorf("log dir %s: error %v, total %d, usable %d", d.Dir, d.Err, d.TotalBytes, d.UsableBytes)
+			}
+			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+				perDir[d.Dir]++
+				if p.Topic == topic && p.Partition == 0 {
+					size, where = p.Size, d.Dir
+				}
+				if p.OffsetLag != 0 || p.IsFuture {
+					t.Errorf("%s-%d: offset lag %d, future %v", p.Topic, p.Partition, p.OffsetLag, p.IsFuture)
+				}
+			})
+		})
+		if len(perDir) != 2 || perDir[dir1] == 0 || perDir[dir2] == 0 || perDir[dir1]-perDir[dir2] > 1 || perDir[dir2]-perDir[dir1] > 1 {
+			t.Fatalf("partitions per log dir: %v, want both of %s and %s used evenly", perDir, dir1, dir2)
+		}
+		onDisk := segmentBytes(t, filepath.Join(where, topic+"-0"))
+		if size != onDisk || end != 25 {
+			t.Fatalf("DescribeLogDirs size of %s-0 in %s: %d, segment files hold %d", topic, where, size, onDisk)
+		}
+
+		out := mustRun(t, cmdSpec{name: kafkaTool(t, pinnedVersion(t, "KAFKA_3_VERSION"), "kafka-log-dirs"),
+			args: []string{"--bootstrap-server", b.Addr(), "--describe", "--topic-list", topic}, timeout: 2 * time.Minute})
+		var doc struct {
+			Brokers []struct {
+				Broker  int32
+				LogDirs []struct {
+					LogDir     string
+					Error      *string
+					Partitions []struct {
+						Partition string
+						Size      int64
+						OffsetLag int64
+						IsFuture  bool
+					}
+				}
+			}
+		}
+		lines := strings.Split(strings.TrimSpace(out), "\n")
+		if err := json.Unmarshal([]byte(lines[len(lines)-1]), &doc); err != nil {
+			t.Fatalf("kafka-log-dirs output is not the JSON document expected: %v\n%s", err, out)
+		}
+		found := map[string]int64{}
+		for _, br := range doc.Brokers {
+			for _, d := range br.LogDirs {
+				if d.Error != nil {
+					t.Errorf("kafka-log-dirs: %s: %s", d.LogDir, *d.Error)
+				}
+				for _, p := range d.Partitions {
+					found[p.Partition] = p.Size
+				}
+			}
+		}
+		if len(doc.Brokers) != 1 || len(found) != 4 || found[topic+"-0"] != onDisk {
+			t.Fatalf("kafka-log-dirs --describe: partitions %v, want the 4 of %s with %s-0 at %d bytes\n%s", found, topic, topic, onDisk, out)
+		}
+	})
+
 	t.Run("log start survives kill -9", func(t *testing.T) {
 		// The log start offsets moved by retention and DeleteRecords (12, inside a segment)
 		// are in log-start-offset-checkpoint, written before the pass ends and before
 		// DeleteRecords answers: after kill -9 they are the same.
 		want := map[string]int64{}
-		for _, topic := range []string{"ret-time", "ret-size", "ret-live", "ret-delete"} {
+		for _, topic := range []string{"ret-time", "ret-size", "ret-live", "ret-delete", "ret-dirs"} {
 			s, err := startOffset(testCtx(t, 5*time.Second), adm, topic, 0)
 			if err != nil {
 				t.Fatal(err)
@@ -376,4 +457,24 @@ func logged(b *Broker, parts ...string) bool {
 		}
 	}
 	return false
+}
+
+// segmentBytes adds up the sizes of the .log files in a partition directory.
+func segmentBytes(t testing.TB, dir string) int64 {
+	t.Helper()
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var n int64
+	for _, e := range entries {
+		if strings.HasSuffix(e.Name(), ".log") {
+			info, err := e.Info()
+			if err != nil {
+				t.Fatal(err)
+			}
+			n += info.Size()
+		}
+	}
+	return n
 }
