@@ -15,8 +15,11 @@ package broker
 import (
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"kbroker/broker/config"
 	"kbroker/log"
+	"kbroker/log/cleaner"
 )
 
 // retentionPolicy is the retention a topic configuration asks for, bounded by hw.
@@ -84,5 +87,78 @@ func (s *Server) every(interval time.Duration, fn func()) {
 		case <-t.C:
 			fn()
 		}
+	}
+}
+
+// The log cleaner (package log/cleaner) compacts every hosted log whose cleanup.policy
+// contains compact, leader or follower, each replica on its own. Partitions are registered
+// with it when they are opened and removed when they are deleted; it reads their topic
+// configuration at each pass, so cleanup.policy and the cleaner's topic keys apply live.
+
+// newCleaner builds the log cleaner from log.cleaner.* (nil when log.cleaner.enable is false
+// or log.cleaner.threads is 0).
+func newCleaner(cfg *config.Config, logger zerolog.Logger) (*cleaner.Manager, error) {
+	if !cfg.LogCleanerEnable || cfg.LogCleanerThreads <= 0 {
+		return nil, nil
+	}
+	return cleaner.NewManager(cleaner.Options{
+		Threads:          cfg.LogCleanerThreads,
+		DedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
+		LoadFactor:       0.9, // log.cleaner.io.buffer.load.factor, Kafka's default
+		Backoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		Dirs:             cfg.LogDirs,
+		Logger:           logger.With().Str("component", "log-cleaner").Logger(),
+	})
+}
+
+// startCleaner starts the cleaner threads.
+func (s *Server) startCleaner() {
+	if s.rm.cleaner == nil {
+		return
+	}
+	for i := 0; i < s.cfg.LogCleanerThreads; i++ {
+		s.goroutine(func() { s.rm.cleaner.Run(s.ctx) })
+	}
+}
+
+// cleanerConfig is the cleaner's view of a topic configuration.
+func cleanerConfig(tc *config.TopicConfig) cleaner.Config {
+	return cleaner.Config{
+		Compact:            tc.Compact,
+		Delete:             tc.Delete,
+		DeleteRetentionMs:  tc.DeleteRetentionMs,
+		MinCompactionLagMs: tc.MinCompactionLagMs,
+		MaxCompactionLagMs: tc.MaxCompactionLagMs,
+		MinCleanableRatio:  tc.MinCleanableDirtyRatio,
+		SegmentBytes:       tc.SegmentBytes,
+		MaxIndexBytes:      int64(tc.SegmentIndexBytes),
+	}
+}
+
+// registerCleaning hands a newly hosted partition to the cleaner.
+func (rm *replicaManager) registerCleaning(p *partition) {
+	if rm.cleaner == nil {
+		return
+	}
+	rm.cleaner.Add(&cleaner.Partition{
+		TP:                p.tp,
+		Dir:               p.root,
+		Log:               p.log,
+		Config:            func() cleaner.Config { return cleanerConfig(p.cfg.Load()) },
+		UncleanableOffset: p.lastStableOffset,
+		Retention: func() {
+			if rm.deleteOldSegments(p) {
+				if err := rm.writeStartCheckpoints(map[string]bool{p.root: true}); err != nil {
+					rm.logger.Error().Err(err).Msg("writing log-start-offset-checkpoint")
+				}
+			}
+		},
+	})
+}
+
+// unclean takes a partition away from the cleaner.
+func (rm *replicaManager) unclean(tp log.TopicPartition) {
+	if rm.cleaner != nil {
+		rm.cleaner.Remove(tp)
 	}
 }

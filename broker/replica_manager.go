@@ -15,6 +15,7 @@ import (
 
 	"kbroker/broker/config"
 	"kbroker/log"
+	"kbroker/log/cleaner"
 )
 
 // Checkpoint file names in each log dir (Kafka's).
@@ -41,6 +42,8 @@ type replicaManager struct {
 	isr *isrChanger
 	// fetchers replicate the partitions this broker follows (cluster mode only).
 	fetchers *fetcherManager
+	// cleaner compacts the hosted logs (nil when log.cleaner.enable is false).
+	cleaner *cleaner.Manager
 
 	// recovery, start and high-watermark offsets read from the checkpoints at start.
 	recovery, start, hwCheckpoint map[log.TopicPartition]int64
@@ -219,6 +222,7 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 		// the deletion: the old partition's data goes first.
 		rm.logger.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replacing a partition of an older topic with the same name")
 		delete(rm.parts, tp)
+		rm.unclean(tp)
 		p.isLeader.Store(false)
 		p.wake()
 		if err := p.log.Delete(); err != nil {
@@ -259,6 +263,7 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 	}
 	p := newPartition(tp, topicID, root, l, tc, rm.cfg.BrokerID)
 	rm.parts[tp] = p
+	rm.registerCleaning(p)
 	return p, nil
 }
 
@@ -290,6 +295,7 @@ func (rm *replicaManager) removePartition(tp log.TopicPartition) error {
 	if !ok {
 		return nil
 	}
+	rm.unclean(tp)
 	p.wake()
 	return p.log.Delete()
 }

@@ -126,6 +126,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger); err != nil {
+		return fmt.Errorf("log cleaner: %w", err)
+	}
 
 	if err := s.listen(); err != nil {
 		return err
@@ -167,6 +170,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.goroutine(s.checkpointLoop)
 	s.goroutine(s.retentionLoop)
+	s.startCleaner()
 	s.goroutine(s.startOffsetCheckpointLoop)
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)

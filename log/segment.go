@@ -27,26 +27,51 @@ type segment struct {
 
 // createSegment creates empty files for a segment starting at base.
 func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error) {
+	return createSegmentFiles(fsys, dir, base, o, "")
+}
+
+// createSegmentFiles creates empty files for a segment starting at base, each name ending
+// with extra after its usual suffix (".cleaned" for a segment the cleaner writes).
+func createSegmentFiles(fsys FS, dir string, base int64, o *Options, extra string) (*segment, error) {
 	for _, suf := range []string{indexSuffix, timeIndexSuffix} {
-		if err := fsys.Remove(segmentPath(dir, base, suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(segmentPath(dir, base, suf+extra)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
-	path := segmentPath(dir, base, logSuffix)
+	path := segmentPath(dir, base, logSuffix+extra)
 	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, defaultFilePerm)
 	if err != nil {
 		return nil, err
 	}
 	s := &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base}
-	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix), base, o.MaxIndexBytes, 0, -1); err != nil {
+	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix+extra), base, o.MaxIndexBytes, 0, -1); err != nil {
 		_ = s.close()
 		return nil, err
 	}
-	if s.tidx, err = loadTimeIndex(fsys, segmentPath(dir, base, timeIndexSuffix), base, o.MaxIndexBytes, -1); err != nil {
+	if s.tidx, err = loadTimeIndex(fsys, segmentPath(dir, base, timeIndexSuffix+extra), base, o.MaxIndexBytes, -1); err != nil {
 		_ = s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// renameFiles renames the segment's files from names ending with from after their usual
+// suffix to names ending with to, the .log first, and follows them in the segment's paths.
+func (s *segment) renameFiles(fsys FS, dir, from, to string) error {
+	moves := []struct {
+		suffix string
+		path   *string
+	}{{logSuffix, &s.logPath}, {indexSuffix, &s.idx.path}, {timeIndexSuffix, &s.tidx.path}}
+	for _, m := range moves {
+		oldPath, newPath := segmentPath(dir, s.base, m.suffix+from), segmentPath(dir, s.base, m.suffix+to)
+		if err := fsys.Rename(oldPath, newPath); err != nil {
+			return err
+		}
+		*m.path = newPath
+	}
+	s.idx.f.setPath(s.idx.path)
+	s.tidx.f.setPath(s.tidx.path)
+	return nil
 }
 
 // openSegment opens an existing segment. limit is the next segment's base
@@ -210,11 +235,17 @@ func (s *segment) truncateToPos(pos int64) error {
 // appendBatch writes one batch (offsets already assigned) and maintains the
 // indexes the way Kafka's LogSegment.append does.
 func (s *segment) appendBatch(b []byte, h *batchHeader, interval int32, nowMs int64) error {
-	pos := s.size
 	if _, err := s.log.Write(b); err != nil {
 		return err
 	}
-	s.size += int64(len(b))
+	return s.track(h, interval, nowMs)
+}
+
+// track accounts for a batch of h.size() bytes written at the end of the file: size,
+// timestamps and index entries.
+func (s *segment) track(h *batchHeader, interval int32, nowMs int64) error {
+	pos := s.size
+	s.size += h.size()
 	if s.rollMs == 0 {
 		s.rollMs = nowMs
 	}
@@ -230,7 +261,7 @@ func (s *segment) appendBatch(b []byte, h *batchHeader, interval int32, nowMs in
 		}
 		s.sinceIdx = 0
 	}
-	s.sinceIdx += int64(len(b))
+	s.sinceIdx += h.size()
 	s.next = h.lastOffset() + 1
 	return nil
 }
