@@ -7,7 +7,8 @@ package broker
 //     because old librdkafka enables compression only when Produce min version is 0.
 //   - v3+: each partition carries exactly one magic-2 batch, validated by
 //     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
-//     max.message.bytes) before anything is stored.
+//     max.message.bytes) before anything is stored; on a compacted topic a record without a
+//     key is INVALID_RECORD, as in Kafka.
 //   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
 //     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
 //     sync before the append (NOT_ENOUGH_REPLICAS) and is answered once the high watermark
@@ -133,7 +134,8 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 		}
 	}
 	maxBatch := tc.MaxMessageBytes
-	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch})
+	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
+	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch, RequireKeys: tc.Compact})
 	if err != nil {
 		return nil, err
 	}

@@ -25,6 +25,8 @@ package broker
 //     truncates (KIP-320 truncation on fetch); one whose epoch has no end on the leader, or
 //     whose fetch offset is below the log start, gets OFFSET_OUT_OF_RANGE (Kafka's
 //     Partition.readRecords).
+//   - A follower reports its log start offset in each fetch (the leader's low watermark for
+//     DeleteRecords) and takes the leader's from the answer.
 //   - v13+ (topic ids) is not advertised.
 
 import (
@@ -271,8 +273,8 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 		}
 	}
 	now := time.Now()
-	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, now)
-	if hwMoved {
+	moved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, rp.LogStartOffset, now)
+	if moved {
 		p.wake()
 	}
 	if _, live := s.cache.broker(replica); expand && live {

@@ -67,6 +67,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
+		{key: 21, min: 0, max: 2, handle: handler(s.handleDeleteRecords)},
 		// Transactions (package coordinator/txn; txns.go). AddPartitionsToTxn v4 is the
 		// brokers' batched verification (KIP-890); WriteTxnMarkers comes from coordinators.
 		{key: 22, min: 0, max: 5, handle: handler(s.handleInitProducerID)},
@@ -78,6 +79,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 28, min: 0, max: 4, handle: handler(s.handleTxnOffsetCommit)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
+		{key: 35, min: 0, max: 4, handle: handler(s.handleDescribeLogDirs)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},

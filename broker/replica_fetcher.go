@@ -20,6 +20,9 @@ import (
 // broker follows from that leader with Fetch v12 (replica id = this broker), appends what it
 // gets with the leader's offsets, and takes the leader's high watermark.
 //
+// The follower also takes its leader's log start offset from every answer (bounded by its own
+// high watermark, as Kafka's ReplicaFetcherThread does) and reports its own in every fetch.
+//
 // A follower's log can hold batches its leader never had (it led an earlier epoch, or a stale
 // one, and appended before it was replaced). It is cut back to where the two logs agree, with
 // Kafka's rule (log.TruncationPoint), in two places:
@@ -517,6 +520,13 @@ func (f *replicaFetcher) apply(a fetched, rp *kmsg.FetchResponseTopicPartition) 
 		}
 	}
 	p.setFollowerHW(rp.HighWatermark)
+	// The leader's log start offset (moved by its retention or DeleteRecords), never past this
+	// replica's high watermark; the segments below it go at this broker's next retention pass.
+	if start := min(rp.LogStartOffset, p.highWatermark()); start > p.log.LogStartOffset() {
+		if _, err := p.log.IncrementLogStartOffset(start, "leader's log start offset"); err != nil {
+			return err
+		}
+	}
 	st.caughtUp = p.log.LogEndOffset() >= rp.HighWatermark
 	return nil
 }

@@ -161,6 +161,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.rm.setReplicationThrottles(s.config())
 	s.onConfigChange(s.rm.setReplicationThrottles)
+	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger); err != nil {
+		return fmt.Errorf("log cleaner: %w", err)
+	}
 
 	if err := s.listen(); err != nil {
 		return err
@@ -203,6 +206,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 	}
 	s.goroutine(s.checkpointLoop)
+	s.goroutine(s.retentionLoop)
+	s.startCleaner()
+	s.goroutine(s.startOffsetCheckpointLoop)
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}

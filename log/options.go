@@ -35,6 +35,7 @@ type Options struct {
 	IndexIntervalBytes    int32               // log.index.interval.bytes (4096)
 	MaxIndexBytes         int32               // log.index.size.max.bytes (10 MiB): roll when the offset index would exceed it
 	FlushIntervalMessages int64               // fsync after this many records since last flush (0 or math.MaxInt64 = never)
+	FileDeleteDelayMs     int64               // file.delete.delay.ms: deleted segments' .deleted files are removed this long after (0 = at once)
 	RecoveryPoint         int64               // from recovery-point-offset-checkpoint; segments containing offsets >= this are scanned at Open (0 = scan all)
 	LogStartOffset        int64               // from log-start-offset-checkpoint (0 if unknown)
 	FS                    FS                  // nil = the real OS filesystem
@@ -72,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxIndexBytes < timeIndexEntrySize {
 		o.MaxIndexBytes = timeIndexEntrySize
+	}
+	if o.FileDeleteDelayMs < 0 {
+		o.FileDeleteDelayMs = 0
 	}
 	if o.FlushIntervalMessages < 0 {
 		o.FlushIntervalMessages = 0
