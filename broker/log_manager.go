@@ -18,6 +18,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"kbroker/broker/config"
+	"kbroker/broker/metrics"
 	"kbroker/log"
 	"kbroker/log/cleaner"
 )
@@ -31,6 +32,7 @@ func retentionPolicy(tc *config.TopicConfig, hw int64) log.RetentionPolicy {
 // anything (the log start offset then moved).
 func (rm *replicaManager) deleteOldSegments(p *partition) bool {
 	deleted, err := p.log.DeleteOldSegments(retentionPolicy(p.cfg.Load(), p.highWatermark()))
+	rm.metrics.SegmentsDeleted(len(deleted))
 	if err != nil {
 		rm.logger.Error().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("retention pass failed")
 	}
@@ -97,7 +99,7 @@ func (s *Server) every(interval time.Duration, fn func()) {
 
 // newCleaner builds the log cleaner from log.cleaner.* (nil when log.cleaner.enable is false
 // or log.cleaner.threads is 0).
-func newCleaner(cfg *config.Config, logger zerolog.Logger) (*cleaner.Manager, error) {
+func newCleaner(cfg *config.Config, logger zerolog.Logger, m *metrics.Metrics) (*cleaner.Manager, error) {
 	if !cfg.LogCleanerEnable || cfg.LogCleanerThreads <= 0 {
 		return nil, nil
 	}
@@ -108,6 +110,9 @@ func newCleaner(cfg *config.Config, logger zerolog.Logger) (*cleaner.Manager, er
 		Backoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
 		Dirs:             cfg.LogDirs,
 		Logger:           logger.With().Str("component", "log-cleaner").Logger(),
+		OnCleaned: func(st cleaner.Stats) {
+			m.LogCleaned(st.BytesRead, st.BytesWritten, st.Duration.Seconds())
+		},
 	})
 }
 

@@ -14,6 +14,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"kbroker/broker/config"
+	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/log/cleaner"
@@ -55,6 +56,8 @@ type replicaManager struct {
 
 	// onFlush observes log flush times (metrics; nil = none).
 	onFlush func(time.Duration)
+	// metrics counts retention deletions (nil: off).
+	metrics *metrics.Metrics
 
 	// ckptMu serialises checkpoint writes: each file is written through one temp file.
 	ckptMu sync.Mutex

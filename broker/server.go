@@ -161,7 +161,8 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.rm.setReplicationThrottles(s.config())
 	s.onConfigChange(s.rm.setReplicationThrottles)
-	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger); err != nil {
+	s.rm.metrics = s.metrics
+	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger, s.metrics); err != nil {
 		return fmt.Errorf("log cleaner: %w", err)
 	}
 

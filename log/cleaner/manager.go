@@ -42,6 +42,7 @@ type Options struct {
 	Dirs             []string      // log.dirs, for their checkpoint files
 	Logger           zerolog.Logger
 	Now              func() time.Time // nil = time.Now
+	OnCleaned        func(Stats)      // called after each pass that cleaned a log (metrics); nil = none
 }
 
 // Manager chooses the log to clean (Kafka's LogCleanerManager) and runs the cleaner threads
@@ -177,6 +178,9 @@ func (m *Manager) clean(ctx context.Context, c *Cleaner, tc *toClean, now time.T
 			Int64("records_without_key", st.InvalidRecords).Float64("buffer_utilization", st.BufferUtilization).
 			Dur("map_duration", st.MapDuration).Dur("duration", st.Duration).
 			Float64("mb_per_sec", mb/max(st.Duration.Seconds(), 1e-9)).Msg("cleaned log")
+		if m.opts.OnCleaned != nil {
+			m.opts.OnCleaned(st)
+		}
 		return true
 	case err == nil:
 		lg.Warn().Int64("dirty_from", tc.firstDirty).Int64("dedupe_buffer_bytes", c.memory).
