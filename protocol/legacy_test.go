@@ -5,8 +5,12 @@ import (
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"hash/crc32"
 	"math"
+	"os"
+	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/pierrec/lz4/v4"
@@ -359,5 +363,108 @@ func TestMessageSetMagic(t *testing.T) {
 	}
 	if m := MessageSetMagic(make([]byte, 16)); m != -1 {
 		t.Fatalf("short records: magic %d, want -1", m)
+	}
+}
+
+// Message sets captured from real clients producing through a proxy (Produce v0-2 records
+// of one partition, five messages key-i/value-i with CreateTime 1700000000000+i where the
+// format has timestamps): librdkafka 2.16 with broker.version.fallback 0.8.2 and 0.9.0
+// (magic 0), Sarama 1.61 with Version 0.10.0 (magic 1, wrappers at offset 0).
+func TestRealClientMessageSets(t *testing.T) {
+	sets := loadSeeds(t, "messagesets")
+	seen := 0
+	for name, set := range sets {
+		client, codecName, ok := strings.Cut(strings.TrimPrefix(name, "valid-"), "-0.")
+		if !ok || (client != "librdkafka" && client != "sarama") {
+			continue
+		}
+		seen++
+		codecName = codecName[strings.LastIndex(codecName, "-")+1:]
+		t.Run(name, func(t *testing.T) {
+			magic := int8(0)
+			if client == "sarama" {
+				magic = 1
+			}
+			batch, res, err := ConvertMessageSet(set, anyTime)
+			if err != nil {
+				t.Fatal(err)
+			}
+			h, recs := checkBatch(t, batch)
+			if res.Magic != magic || h.Codec().String() != codecName {
+				t.Fatalf("magic %d codec %s, want %d %s", res.Magic, h.Codec(), magic, codecName)
+			}
+			first := -1
+			for i, r := range recs {
+				var n int
+				if _, err := fmt.Sscanf(string(r.Key), "key-%d", &n); err != nil || string(r.Value) != fmt.Sprintf("value-%d", n) {
+					t.Fatalf("record %d: %q=%q", i, r.Key, r.Value)
+				}
+				if first < 0 {
+					first = n
+				}
+				wantTS := int64(-1)
+				if magic == 1 {
+					wantTS = 1_700_000_000_000 + int64(n)
+				}
+				if n != first+i || h.BaseTimestamp+r.TimestampDelta64 != wantTS {
+					t.Fatalf("record %d: key-%d timestamp %d, want key-%d %d", i, n, h.BaseTimestamp+r.TimestampDelta64, first+i, wantTS)
+				}
+			}
+			if client == "librdkafka" && codecName == "lz4" {
+				// librdkafka computes the magic-0 LZ4 header checksum over the magic bytes
+				// too, as old Kafka clients did.
+				m, err := parseLegacyMessage(set)
+				if err != nil {
+					t.Fatal(err)
+				}
+				if m.value[6] != byte(xxh32Short(m.value[:6])>>8) || m.value[6] == byte(xxh32Short(m.value[4:6])>>8) {
+					t.Fatalf("the captured frame's header checksum %02x is not the magic-0 one", m.value[6])
+				}
+			}
+		})
+	}
+	if seen != 12 {
+		t.Fatalf("%d captured message sets in %s/messagesets, want 12", seen, corpusRoot)
+	}
+}
+
+// TestLegacyGolden pins the bytes of both conversions of a captured Sarama message set:
+// the magic-2 batch stored for it, and that batch served to a Fetch v2 as magic 1
+// (regenerate with -update after a deliberate change).
+func TestLegacyGolden(t *testing.T) {
+	set := loadSeeds(t, "messagesets")["valid-sarama-0.10.0-none"]
+	batch, _, err := ConvertMessageSet(set, anyTime)
+	if err != nil {
+		t.Fatal(err)
+	}
+	SetBaseOffset(batch, 100)
+	back, err := AppendDownConverted(nil, batch, 1, 100, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, got := range map[string][]byte{"sarama-0.10.0-none.v2.bin": batch, "sarama-0.10.0-none.v1.bin": back} {
+		path := filepath.Join(corpusRoot, "legacy-golden", name)
+		if *update {
+			if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			if err := os.WriteFile(path, got, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (go test ./protocol -run TestLegacyGolden -args -update)", err)
+		}
+		if !bytes.Equal(got, want) {
+			t.Errorf("%s differs from the golden bytes:\n got %x\nwant %x", name, got, want)
+		}
+	}
+	// The magic 1 messages are Sarama's, but at the offsets the log gave them (Sarama sends 0).
+	for i, m := range readLegacy(t, back) {
+		orig, _ := parseLegacyMessage(set[i*46:])
+		if m.offset != 100+int64(i) || m.timestamp != orig.timestamp || !bytes.Equal(m.key, orig.key) || !bytes.Equal(m.value, orig.value) {
+			t.Fatalf("message %d: %+v, produced %+v", i, m, orig)
+		}
 	}
 }
