@@ -24,6 +24,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -33,6 +34,19 @@ import (
 
 // downConvertChunk is the most stored bytes converted at a time (Kafka's MAX_READ_SIZE).
 const downConvertChunk = 128 << 10
+
+// chunkBuffers are the read and conversion buffers of the writers' chunks, reused across
+// fetches; one larger than a few chunks (a huge batch) is not kept.
+var chunkBuffers = sync.Pool{New: func() any { b := make([]byte, 0, downConvertChunk*3/2); return &b }}
+
+func getChunkBuffer() []byte { return (*chunkBuffers.Get().(*[]byte))[:0] }
+
+func putChunkBuffer(b []byte) {
+	if b != nil && cap(b) <= 4*downConvertChunk {
+		b = b[:0]
+		chunkBuffers.Put(&b)
+	}
+}
 
 // downConversion is a record set of a Fetch v0-3 answer, converted while it is written.
 type downConversion struct {
@@ -48,7 +62,7 @@ type downConversion struct {
 // newDownConversion converts the first batch of r that has a legacy form and fixes the
 // record set's size. On error the region is still the caller's.
 func newDownConversion(r log.Region, toMagic int8, firstOffset int64) (*downConversion, error) {
-	c := &downConversion{region: r, toMagic: toMagic, firstOffset: firstOffset}
+	c := &downConversion{region: r, toMagic: toMagic, firstOffset: firstOffset, src: getChunkBuffer()}
 	for {
 		out, more, err := c.next(0, nil)
 		if err != nil {
@@ -66,7 +80,6 @@ func newDownConversion(r log.Region, toMagic int8, firstOffset int64) (*downConv
 	if r.Size > 0 {
 		c.size = 12 // only control batches: an overflow entry (Kafka's MIN_OVERFLOW_MESSAGE_LENGTH)
 	}
-	c.src = nil
 	return c, nil
 }
 
@@ -131,6 +144,9 @@ func (c *downConversion) writeTo(w io.Writer) error {
 		return err
 	}
 	c.first = nil
+	if c.out == nil {
+		c.out = getChunkBuffer()
+	}
 	for remaining > 0 {
 		out, more, err := c.next(downConvertChunk, c.out[:0])
 		c.out = out
@@ -164,5 +180,7 @@ var zeros [4096]byte
 // release lets go of the region and the buffers.
 func (c *downConversion) release() {
 	c.region.Release()
+	putChunkBuffer(c.src)
+	putChunkBuffer(c.out)
 	c.first, c.src, c.out = nil, nil, nil
 }

@@ -135,7 +135,7 @@ func TestDownConversionChunks(t *testing.T) {
 				t.Fatalf("magic %d: message %d at offset %d", magic, i, o)
 			}
 		}
-		if cap(c.src) > downConvertChunk || cap(c.out) > 4*downConvertChunk {
+		if cap(c.src) > 2*downConvertChunk || cap(c.out) > 2*downConvertChunk {
 			t.Fatalf("magic %d: buffers of %d and %d bytes for a %d-byte chunk", magic, cap(c.src), cap(c.out), downConvertChunk)
 		}
 	}
