@@ -83,21 +83,26 @@ type sliceWriter struct{ b []byte }
 
 func (w *sliceWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
 
-// gzipWriters pools gzip writers per level (a writer holds large tables).
-var gzipWriters sync.Map // level -> *sync.Pool of *gzip.Writer
+// pooledWriter is a compressing writer that can be reset onto another destination.
+type pooledWriter interface {
+	io.WriteCloser
+	Reset(io.Writer)
+}
 
-func appendGzip(dst, src []byte, level int) ([]byte, error) {
-	if level == 0 {
-		level = gzip.DefaultCompression
-	}
-	pv, _ := gzipWriters.LoadOrStore(level, &sync.Pool{})
+// writerPools holds one pool of writers per codec and level.
+var writerPools sync.Map // [2]int{codec, level} -> *sync.Pool
+
+// appendPooled appends src compressed by a writer of the pool for (codec, level), made with
+// newWriter when the pool is empty.
+func appendPooled(dst, src []byte, codec Codec, level int, newWriter func(io.Writer) (pooledWriter, error)) ([]byte, error) {
+	pv, _ := writerPools.LoadOrStore([2]int{int(codec), level}, &sync.Pool{})
 	pool := pv.(*sync.Pool)
 	sw := &sliceWriter{b: dst}
-	zw, _ := pool.Get().(*gzip.Writer)
+	zw, _ := pool.Get().(pooledWriter)
 	if zw == nil {
 		var err error
-		if zw, err = gzip.NewWriterLevel(sw, level); err != nil {
-			return dst, fmt.Errorf("gzip level %d: %w", level, err)
+		if zw, err = newWriter(sw); err != nil {
+			return dst, fmt.Errorf("%s level %d: %w", codec, level, err)
 		}
 	} else {
 		zw.Reset(sw)
@@ -109,13 +114,19 @@ func appendGzip(dst, src []byte, level int) ([]byte, error) {
 	zw.Reset(nil)
 	pool.Put(zw)
 	if err != nil {
-		return dst, fmt.Errorf("gzip: %w", err)
+		return dst, fmt.Errorf("%s: %w", codec, err)
 	}
 	return sw.b, nil
 }
 
-// lz4Writers pools LZ4 frame writers per compression level.
-var lz4Writers sync.Map // lz4.CompressionLevel -> *sync.Pool of *lz4.Writer
+func appendGzip(dst, src []byte, level int) ([]byte, error) {
+	if level == 0 {
+		level = gzip.DefaultCompression
+	}
+	return appendPooled(dst, src, CodecGzip, level, func(w io.Writer) (pooledWriter, error) {
+		return gzip.NewWriterLevel(w, level)
+	})
+}
 
 // lz4Level maps Kafka's compression.lz4.level (1-17, default 9) to the
 // library's levels: 1 is the fast compressor, 2-9 the high-compression
@@ -134,30 +145,15 @@ func lz4Level(level int) lz4.CompressionLevel {
 
 func appendLZ4Frame(dst, src []byte, level int, brokenHC bool) ([]byte, error) {
 	lvl := lz4Level(level)
-	pv, _ := lz4Writers.LoadOrStore(lvl, &sync.Pool{})
-	pool := pv.(*sync.Pool)
 	start := len(dst)
-	sw := &sliceWriter{b: dst}
-	zw, _ := pool.Get().(*lz4.Writer)
-	if zw == nil {
-		zw = lz4.NewWriter(sw)
-		if err := zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(false),
-			lz4.BlockChecksumOption(false), lz4.CompressionLevelOption(lvl), lz4.ConcurrencyOption(1)); err != nil {
-			return dst, fmt.Errorf("lz4: %w", err)
-		}
-	} else {
-		zw.Reset(sw)
-	}
-	_, err := zw.Write(src)
-	if err == nil {
-		err = zw.Close()
-	}
-	zw.Reset(nil)
-	pool.Put(zw)
+	out, err := appendPooled(dst, src, CodecLZ4, int(lvl), func(w io.Writer) (pooledWriter, error) {
+		zw := lz4.NewWriter(w)
+		return zw, zw.Apply(lz4.BlockSizeOption(lz4.Block64Kb), lz4.ChecksumOption(false),
+			lz4.BlockChecksumOption(false), lz4.CompressionLevelOption(lvl), lz4.ConcurrencyOption(1))
+	})
 	if err != nil {
-		return dst, fmt.Errorf("lz4: %w", err)
+		return dst, err
 	}
-	out := sw.b
 	if brokenHC {
 		// magic(4) FLG BD HC: no content size is written, so HC is byte 6.
 		if len(out)-start < 7 {
@@ -202,15 +198,7 @@ func unlz4Legacy(dst, src []byte, limit int) ([]byte, error) {
 	if limit <= 0 {
 		limit = DefaultMaxUncompressedBytes
 	}
-	zr, _ := lz4Readers.Get().(*lz4.Reader)
-	zr.Reset(fixLZ4HeaderChecksum(src))
-	out, err := readAllLimited(dst, zr, limit, len(src))
-	zr.Reset(nil)
-	lz4Readers.Put(zr)
-	if err != nil {
-		return out, fmt.Errorf("lz4: %w", err)
-	}
-	return out, nil
+	return unlz4From(dst, fixLZ4HeaderChecksum(src), limit, len(src))
 }
 
 // xxh32Short is XXH32 with seed 0 of fewer than 16 bytes: enough for an LZ4
