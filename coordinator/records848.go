@@ -212,7 +212,9 @@ func cgRegexRecord(group, regex string, r *cgRegexValue) Record {
 }
 
 // Tombstones.
-func cgEpochTombstone(group string) Record { return Record{Key: cgKey(recConsumerGroupMetadata, group)} }
+func cgEpochTombstone(group string) Record {
+	return Record{Key: cgKey(recConsumerGroupMetadata, group)}
+}
 func cgPartitionMetadataTombstone(group string) Record {
 	return Record{Key: cgKey(recConsumerGroupPartitionMeta, group)}
 }
