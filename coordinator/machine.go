@@ -18,6 +18,16 @@ type Config struct {
 	// NewMemberID returns a fresh member id for a client id (or group instance id); the
 	// default is Kafka's "<id>-<uuid>". Tests give deterministic ids.
 	NewMemberID func(prefix string) string
+
+	// KIP-848 consumer groups (group.consumer.*).
+	ConsumerSessionTimeoutMs    int32    // group.consumer.session.timeout.ms
+	ConsumerHeartbeatIntervalMs int32    // group.consumer.heartbeat.interval.ms
+	ConsumerMaxSize             int      // group.consumer.max.size
+	ConsumerAssignors           []string // group.consumer.assignors; the first is the default
+	MigrationPolicy             string   // group.consumer.migration.policy
+	// NewConsumerMemberID returns a member id for a ConsumerGroupHeartbeat v0 join without
+	// one (Kafka's random Uuid); tests give deterministic ids.
+	NewConsumerMemberID func() string
 }
 
 // newMemberJoinTimeoutMs bounds how long a new member may wait in JoinGroup (Kafka's
@@ -65,11 +75,15 @@ type TimerKind uint8
 
 // Timer kinds.
 const (
-	TimerJoin      TimerKind = iota + 1 // a group's (initial) delayed join
-	TimerSync                           // a group's pending-sync deadline (rebalance timeout)
-	TimerHeartbeat                      // a member's session
-	TimerPending                        // a pending (MEMBER_ID_REQUIRED) member's deadline
-	TimerRetention                      // the periodic offsets expiration check
+	TimerJoin        TimerKind = iota + 1 // a group's (initial) delayed join
+	TimerSync                             // a group's pending-sync deadline (rebalance timeout)
+	TimerHeartbeat                        // a member's session
+	TimerPending                          // a pending (MEMBER_ID_REQUIRED) member's deadline
+	TimerRetention                        // the periodic offsets expiration check
+	TimerCGSession                        // a KIP-848 member's session
+	TimerCGRebalance                      // a KIP-848 member's deadline to revoke partitions
+	TimerCGJoin                           // a classic member of a KIP-848 group must rejoin
+	TimerCGSync                           // a classic member of a KIP-848 group must sync
 )
 
 // TimerKey names one timer.
@@ -125,6 +139,7 @@ type Machine struct {
 
 	parts  map[int32]partStatus
 	groups map[string]*group
+	image  *TopicsImage // the newest topics image requests brought
 
 	now     int64
 	seq     uint64
@@ -143,6 +158,24 @@ func NewMachine(cfg Config, logger zerolog.Logger) *Machine {
 	}
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
+	}
+	if cfg.ConsumerSessionTimeoutMs <= 0 {
+		cfg.ConsumerSessionTimeoutMs = 45000
+	}
+	if cfg.ConsumerHeartbeatIntervalMs <= 0 {
+		cfg.ConsumerHeartbeatIntervalMs = 5000
+	}
+	if cfg.ConsumerMaxSize <= 0 {
+		cfg.ConsumerMaxSize = int(^uint32(0) >> 1)
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = []string{AssignorUniform, AssignorRange}
+	}
+	if cfg.MigrationPolicy == "" {
+		cfg.MigrationPolicy = MigrationBidirectional
+	}
+	if cfg.NewConsumerMemberID == nil {
+		cfg.NewConsumerMemberID = randomConsumerMemberID
 	}
 	return &Machine{
 		cfg:     cfg,
@@ -179,6 +212,10 @@ func (m *Machine) Step(now int64, ev Event) []Effect {
 		m.deleteGroups(e)
 	case *DeleteOffsets:
 		m.deleteOffsets(e)
+	case *ConsumerGroupHeartbeat:
+		m.consumerHeartbeat(e)
+	case *ConsumerGroupDescribe:
+		m.consumerDescribe(e)
 	case TimerFired:
 		m.timerFired(e)
 	case AppendDone:
@@ -227,6 +264,27 @@ func (m *Machine) appendRecords(partition int32, records []Record, done func(cod
 	m.out = append(m.out, Append{Token: m.seq, Partition: partition, Records: records})
 }
 
+// assignor returns the configured server assignor called name, or nil.
+func (m *Machine) assignor(name string) partitionAssignor {
+	for _, n := range m.cfg.ConsumerAssignors {
+		if a := assignorByName(n); a != nil && a.name() == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// assignorNames are the configured assignors' names, in order.
+func (m *Machine) assignorNames() []string {
+	var out []string
+	for _, n := range m.cfg.ConsumerAssignors {
+		if a := assignorByName(n); a != nil {
+			out = append(out, a.name())
+		}
+	}
+	return out
+}
+
 // partitionFor is the __consumer_offsets partition of a group.
 func (m *Machine) partitionFor(group string) int32 { return PartitionFor(group, m.cfg.Partitions) }
 
@@ -273,6 +331,8 @@ func (m *Machine) timerFired(e TimerFired) {
 		return
 	}
 	switch e.Key.Kind {
+	case TimerCGSession, TimerCGRebalance, TimerCGJoin, TimerCGSync:
+		m.cgTimerFired(g, e.Key)
 	case TimerJoin:
 		m.joinTimerFired(g)
 	case TimerSync:

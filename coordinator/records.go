@@ -200,10 +200,11 @@ func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, e
 type snapshot struct {
 	offsets map[string]map[topicPartition]offsetEntry
 	groups  map[string]*kmsg.GroupMetadataValue
+	cgs     *cgSnapshot // KIP-848 groups (records848.go)
 }
 
 func newSnapshot() *snapshot {
-	return &snapshot{offsets: map[string]map[topicPartition]offsetEntry{}, groups: map[string]*kmsg.GroupMetadataValue{}}
+	return &snapshot{offsets: map[string]map[topicPartition]offsetEntry{}, groups: map[string]*kmsg.GroupMetadataValue{}, cgs: newCGSnapshot()}
 }
 
 // apply applies one record. Keys of unknown versions are an error, as in Kafka.
@@ -211,7 +212,12 @@ func (s *snapshot) apply(key, value []byte) error {
 	if len(key) < 2 {
 		return fmt.Errorf("record key of %d bytes", len(key))
 	}
-	switch version := int16(binary.BigEndian.Uint16(key)); version {
+	version := int16(binary.BigEndian.Uint16(key))
+	s.cgs.seq++
+	if isCGRecordType(version) {
+		return s.cgs.apply(key, value)
+	}
+	switch version {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
 		if err := k.ReadFrom(key); err != nil {
@@ -249,6 +255,7 @@ func (s *snapshot) apply(key, value []byte) error {
 		if err := k.ReadFrom(key); err != nil {
 			return fmt.Errorf("group metadata key: %w", err)
 		}
+		s.cgs.classicSeq[k.Group] = s.cgs.seq
 		if value == nil {
 			delete(s.groups, k.Group)
 			return nil
