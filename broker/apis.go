@@ -62,8 +62,8 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 12, min: 0, max: 4, handle: handler(s.handleHeartbeat)},
 		{key: 13, min: 0, max: 5, handle: handler(s.handleLeaveGroup)},
 		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
-		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
-		{key: 16, min: 0, max: 4, handle: handler(s.handleListGroups)},
+		{key: 15, min: 0, max: 6, handle: handler(s.handleDescribeGroups)},
+		{key: 16, min: 0, max: 5, handle: handler(s.handleListGroups)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
@@ -78,6 +78,13 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
+	}
+	if s.consumerProtocolEnabled() {
+		// KIP-848 (package coordinator), when group.coordinator.rebalance.protocols has it.
+		rows = append(rows,
+			api{key: 68, min: 0, max: 1, handle: handler(s.handleConsumerGroupHeartbeat)},
+			api{key: 69, min: 0, max: 1, handle: handler(s.handleConsumerGroupDescribe)},
+		)
 	}
 	table := make(map[int16]api, len(rows))
 	ranges := make([]apiRange, 0, len(rows))

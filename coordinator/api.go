@@ -154,7 +154,7 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, version int16, req *kmsg.L
 func (c *Coordinator) OffsetCommit(ctx context.Context, version int16, req *kmsg.OffsetCommitRequest, known func(topic string, partition int32) bool) (*kmsg.OffsetCommitResponse, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	now := time.Now().UnixMilli()
-	ev := &CommitOffsets{Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation}
+	ev := &CommitOffsets{Version: version, Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation}
 	if version == 0 {
 		ev.Generation, ev.MemberID = -1, ""
 	}
@@ -211,7 +211,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, req.Group, topics)
+		res, err := c.fetchOffsets(ctx, &FetchOffsets{Group: req.Group, Topics: topics, MemberEpoch: -1})
 		if err != nil {
 			return nil, err
 		}
@@ -249,7 +249,11 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, g.Group, topics)
+		ev := &FetchOffsets{Group: g.Group, Topics: topics, MemberEpoch: -1}
+		if version >= 9 {
+			ev.MemberID, ev.MemberEpoch = g.MemberID, g.MemberEpoch // checked for KIP-848 groups
+		}
+		res, err := c.fetchOffsets(ctx, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -271,8 +275,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 	return resp, nil
 }
 
-func (c *Coordinator) fetchOffsets(ctx context.Context, group string, topics []TopicPartitions) (FetchResult, error) {
-	ev := &FetchOffsets{Group: group, Topics: topics}
+func (c *Coordinator) fetchOffsets(ctx context.Context, ev *FetchOffsets) (FetchResult, error) {
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
 	if err != nil {
 		return FetchResult{}, err
@@ -293,7 +296,8 @@ func groupByTopic(offsets []FetchedOffset) [][]FetchedOffset {
 	return out
 }
 
-// DescribeGroups answers a DescribeGroups request (v0-5).
+// DescribeGroups answers a DescribeGroups request (v0-6). Groups that are not classic
+// groups (and unknown ones) are Dead; v6 adds GROUP_ID_NOT_FOUND with Kafka's message.
 func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGroupsRequest) (*kmsg.DescribeGroupsResponse, error) {
 	ev := &DescribeGroups{Groups: req.Groups}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
@@ -304,7 +308,11 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGrou
 	for _, d := range r.(DescribeResult).Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = d.Group
+		if d.Err == kerr.GroupIDNotFound.Code && req.Version < 6 {
+			d.Err, d.ErrMsg = 0, ""
+		}
 		rg.ErrorCode = d.Err
+		rg.ErrorMessage = nullable(d.ErrMsg)
 		rg.State = d.State
 		rg.ProtocolType = d.ProtocolType
 		rg.Protocol = d.Protocol
@@ -324,9 +332,9 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGrou
 	return resp, nil
 }
 
-// ListGroups answers a ListGroups request (v0-4; states filter from v4).
+// ListGroups answers a ListGroups request (v0-5; states filter from v4, types from v5).
 func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsRequest) (*kmsg.ListGroupsResponse, error) {
-	ev := &ListGroups{States: req.StatesFilter}
+	ev := &ListGroups{States: req.StatesFilter, Types: req.TypesFilter}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
 	if err != nil {
 		return nil, err
@@ -336,7 +344,7 @@ func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsReques
 	resp.ErrorCode = res.Err
 	for _, g := range res.Groups {
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState = g.Group, g.ProtocolType, g.State
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return resp, nil
