@@ -35,11 +35,35 @@ func BenchmarkProduceHandling(b *testing.B) {
 	}
 }
 
+// BenchmarkProduceMetrics is BenchmarkProduceHandling's acks=1 case with metrics off and on
+// (metrics.listen), the cost of the instrumentation on the produce path.
+func BenchmarkProduceMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		for _, size := range []int{100, 1024} {
+			b.Run(fmt.Sprintf("metrics=%v/value=%d", on, size), func(b *testing.B) {
+				var extra []string
+				if on {
+					extra = append(extra, "metrics.listen=127.0.0.1:0")
+				}
+				c := benchConn(b, extra...)
+				frame := produceFrame(b, 1, 10, size)
+				b.SetBytes(int64(10 * size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.handleFrame(frame); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
+	}
+}
+
 // benchConn starts a single-node server with topic "bench" (one partition) and returns a
 // connection whose responses are discarded.
-func benchConn(b *testing.B) *conn {
+func benchConn(b *testing.B, overrides ...string) *conn {
 	b.Helper()
-	cfg, _, err := config.Load("", []string{"log.dirs=" + b.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"})
+	cfg, _, err := config.Load("", append([]string{"log.dirs=" + b.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"}, overrides...))
 	if err != nil {
 		b.Fatal(err)
 	}

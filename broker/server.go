@@ -16,15 +16,25 @@ import (
 
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
+	"kbroker/broker/quota"
 	"kbroker/coordinator"
+	"kbroker/coordinator/txn"
 	"kbroker/log"
 	"kbroker/zkmeta"
 )
 
 // Server is one broker: listeners, connections, metadata and the partitions it hosts.
 type Server struct {
-	cfg    *config.Config
+	cfg    *config.Config // static: server.properties and --override (s.config() for dynamic keys)
 	logger zerolog.Logger
+
+	dyn      *config.Dynamic // the effective configuration, dynamic broker configs applied
+	dynMu    sync.Mutex      // serialises dynamic config changes; guards dynHooks
+	dynHooks []func(*config.Config)
+
+	// Client quotas (client_quotas.go): byte rates and request time, and partition mutations.
+	quotas, mutationQuotas *quota.Clients
 
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
@@ -44,18 +54,25 @@ type Server struct {
 
 	adminMu sync.Mutex
 	groups  *coordinator.Coordinator // consumer groups and committed offsets (groups.go)
+	txns    *txn.Coordinator         // transactions (txns.go)
+	peers   *peers                   // connections to other brokers for markers and verification
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	listeners []net.Listener
-	connMu    sync.Mutex
-	conns     map[*conn]struct{}
-	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
-	nconns    atomic.Int64
-	connSeq   atomic.Uint64
-	buffers   connBuffers // read and write buffers of connections with bytes in flight
+	listeners      []net.Listener
+	listenerByPort map[int]string // bound port -> listener name (connection metrics)
+
+	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
+	metricsSrv *metrics.Server
+	serving    atomic.Bool // Start has finished
+	connMu     sync.Mutex
+	conns      map[*conn]struct{}
+	perIP      map[string]int // open connections per client IP (max.connections.per.ip)
+	nconns     atomic.Int64
+	connSeq    atomic.Uint64
+	buffers    connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
@@ -66,12 +83,19 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
+		dyn:    config.NewDynamic(cfg),
+		quotas: quota.NewClients(cfg.QuotaWindowNum, time.Duration(cfg.QuotaWindowSizeSeconds)*time.Second),
+		mutationQuotas: quota.NewClients(cfg.ControllerQuotaWindowNum,
+			time.Duration(cfg.ControllerQuotaWindowSizeSeconds)*time.Second),
 		logger: logger,
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
 		perIP:  make(map[string]int),
 		cache:  newMetadataCache(),
+	}
+	if cfg.MetricsListen != "" {
+		s.metrics = metrics.New()
 	}
 	s.apis, s.apiRanges = buildAPITable(s)
 	return s
@@ -121,11 +145,26 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.clusterID, err = s.meta.ClusterID(ctx); err != nil {
 		return fmt.Errorf("cluster id: %w", err)
 	}
+	if err := s.loadDynamicConfig(ctx); err != nil {
+		return err
+	}
+	if err := s.loadQuotas(ctx); err != nil {
+		return err
+	}
 	if err := s.checkLogDirs(); err != nil {
 		return err
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	if s.metrics != nil {
+		s.rm.onFlush = func(d time.Duration) { s.metrics.LogFlush(d.Seconds()) }
+	}
+	s.rm.setReplicationThrottles(s.config())
+	s.onConfigChange(s.rm.setReplicationThrottles)
+	s.rm.metrics = s.metrics
+	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger, s.metrics); err != nil {
+		return fmt.Errorf("log cleaner: %w", err)
+	}
 
 	if err := s.listen(); err != nil {
 		return err
@@ -141,6 +180,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, l := range s.listeners {
 			l := l
 			s.goroutine(func() { s.acceptLoop(l) })
@@ -160,15 +200,23 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, l := range s.listeners {
 			l := l
 			s.goroutine(func() { s.acceptLoop(l) })
 		}
 	}
 	s.goroutine(s.checkpointLoop)
+	s.goroutine(s.retentionLoop)
+	s.startCleaner()
+	s.goroutine(s.startOffsetCheckpointLoop)
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	s.serving.Store(true)
 	s.logger.Info().
 		Int32("broker_id", s.cfg.BrokerID).
 		Str("cluster_id", s.clusterID).
@@ -222,6 +270,10 @@ func (s *Server) listen() error {
 			return fmt.Errorf("listener %s://%s: %w", l.Name, addr, err)
 		}
 		s.listeners = append(s.listeners, ln)
+		if s.listenerByPort == nil {
+			s.listenerByPort = map[int]string{}
+		}
+		s.listenerByPort[ln.Addr().(*net.TCPAddr).Port] = l.Name
 	}
 	return nil
 }
@@ -329,6 +381,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, l := range s.listeners {
 			l.Close()
 		}
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(ctx)
+		}
 		s.connMu.Lock()
 		for c := range s.conns {
 			c.close()
@@ -352,6 +407,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closeData flushes and closes every partition, writes checkpoints and closes the store.
 func (s *Server) closeData() error {
 	var first error
+	if s.peers != nil {
+		s.peers.close()
+	}
 	if s.rm != nil {
 		if err := s.rm.close(); err != nil {
 			first = err

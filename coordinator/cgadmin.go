@@ -109,18 +109,19 @@ func (g *group) listProtocolType() string {
 // from anyone (admin tools, simple consumers); otherwise the member must exist and send its
 // current epoch (STALE_MEMBER_EPOCH, or ILLEGAL_GENERATION for classic members); members of
 // the consumer protocol must use OffsetCommit v9+.
-func (cg *consumerGroup) validateCommit(ev *CommitOffsets) int16 {
-	if ev.Generation < 0 && len(cg.members) == 0 {
+// Transactional commits (txn) skip the version check.
+func (cg *consumerGroup) validateCommit(memberID string, epoch int32, version int16, txn bool) int16 {
+	if epoch < 0 && len(cg.members) == 0 {
 		return 0
 	}
-	mem := cg.members[ev.MemberID]
+	mem := cg.members[memberID]
 	if mem == nil {
 		return errUnknownMemberID
 	}
-	if !mem.usesClassic() && ev.Version >= 0 && ev.Version < 9 {
+	if !txn && !mem.usesClassic() && version < 9 {
 		return errUnsupportedVersionErr
 	}
-	return cg.validateEpoch(mem, ev.Generation)
+	return cg.validateEpoch(mem, epoch)
 }
 
 func (cg *consumerGroup) validateEpoch(mem *cgMember, epoch int32) int16 {

@@ -48,11 +48,19 @@ type Reply struct {
 }
 
 // Append asks the driver to append Records to partition Partition of __consumer_offsets as
-// one batch and to report the outcome with AppendDone{Token}.
+// one batch and to report the outcome with AppendDone{Token}. With Txn set, the batch is
+// transactional, of that producer (TxnOffsetCommit).
 type Append struct {
 	Token     uint64
 	Partition int32
 	Records   []Record
+	Txn       *TxnProducer
+}
+
+// TxnProducer is the producer of a transactional batch.
+type TxnProducer struct {
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 // ArmTimer asks for TimerFired{Key, Seq} after AfterMs; it replaces any timer with that key.
@@ -142,6 +150,7 @@ type Machine struct {
 	image  *TopicsImage // the newest topics image requests brought
 
 	now     int64
+	order   int64 // last order given to an offset commit (offsetEntry.order)
 	seq     uint64
 	timers  map[TimerKey]uint64
 	appends map[uint64]func(code int16)
@@ -216,6 +225,10 @@ func (m *Machine) Step(now int64, ev Event) []Effect {
 		m.consumerHeartbeat(e)
 	case *ConsumerGroupDescribe:
 		m.consumerDescribe(e)
+	case *TxnCommitOffsets:
+		m.txnCommit(e)
+	case TxnCompleted:
+		m.txnCompleted(e)
 	case TimerFired:
 		m.timerFired(e)
 	case AppendDone:
@@ -283,6 +296,12 @@ func (m *Machine) assignorNames() []string {
 		}
 	}
 	return out
+}
+
+// nextOrder is the order of an offset commit that was just appended (offsetEntry.order).
+func (m *Machine) nextOrder() int64 {
+	m.order++
+	return m.order
 }
 
 // partitionFor is the __consumer_offsets partition of a group.

@@ -27,6 +27,10 @@ type Config struct {
 
 	// RequestTimeout bounds one request to a broker (default 30 s).
 	RequestTimeout time.Duration
+
+	// OnElection, when set, is told of every partition leader change the controller writes
+	// (metrics), and whether it was an unclean election.
+	OnElection func(unclean bool)
 }
 
 const (
