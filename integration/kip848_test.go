@@ -309,10 +309,20 @@ func testKIP848KafkaTools(t *testing.T, b *Broker) {
 	if !regexp.MustCompile(group + `\s+\S+\s+\(\d+\)\s+uniform\s+Stable\s+2`).MatchString(state) {
 		t.Fatalf("--state does not show a Stable group of 2 with the uniform assignor:\n%s", state)
 	}
-	offsets := k.admin(t, "kafka-consumer-groups", "--describe", "--group", group)
-	if rows := parseGroupRows(t, offsets, group, topic); len(rows) != 4 {
-		t.Fatalf("--describe shows %d partitions, want 4:\n%s", len(rows), offsets)
-	}
+	// Offsets and owners per partition, once the members' auto-commits (every 5 s) ran.
+	eventually(t, 60*time.Second, func() error {
+		out := k.admin(t, "kafka-consumer-groups", "--describe", "--group", group)
+		n := 0
+		for _, l := range lines(out) {
+			if f := strings.Fields(l); len(f) >= 7 && f[0] == group && f[1] == topic && f[3] != "-" && f[6] != "-" {
+				n++
+			}
+		}
+		if n != 4 {
+			return fmt.Errorf("%d partitions with an offset and an owner:\n%s", n, out)
+		}
+		return nil
+	})
 	if list := k.admin(t, "kafka-consumer-groups", "--list"); !containsLine(list, group) {
 		t.Fatalf("--list does not show %s:\n%s", group, list)
 	}
