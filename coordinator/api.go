@@ -42,6 +42,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, version int16, clientID, cl
 		ProtocolType:              req.ProtocolType,
 		RequireKnownMemberID:      version >= 4,
 		SupportSkippingAssignment: version >= 9,
+		Image:                     c.image(),
 	}
 	if version == 0 {
 		ev.RebalanceTimeoutMs = req.SessionTimeoutMillis
@@ -82,6 +83,7 @@ func (c *Coordinator) SyncGroup(ctx context.Context, version int16, req *kmsg.Sy
 		InstanceID:  deref(req.InstanceID),
 		Generation:  req.Generation,
 		Assignments: make(map[string][]byte, len(req.GroupAssignment)),
+		Image:       c.image(),
 	}
 	if version >= 5 {
 		ev.ProtocolType, ev.Protocol = req.ProtocolType, req.Protocol

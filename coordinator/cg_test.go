@@ -246,8 +246,11 @@ func TestConsumerGroupEpochs(t *testing.T) {
 			cgHB(8, "m1", 2, inGroup("other-group")), wantHBErr(8, errGroupIDNotFound, "Consumer group other-group not found."),
 			cgHB(9, "nobody", -1), wantHBErr(9, errUnknownMemberID, ""),
 		})},
-		{name: "a classic group is not a consumer group", ops: []op{
-			join(1, "a"), cgJoin(2, "m1"), wantHBErr(2, errGroupIDNotFound, "Group g is not a consumer group"),
+		{name: "a classic group of another protocol type is not a consumer group", ops: []op{
+			join(1, "a", ptype("connect")), cgJoin(2, "m1"), wantHBErr(2, errGroupIDNotFound, "Group g is not a consumer group"),
+		}},
+		{name: "a classic group with a malformed subscription cannot be upgraded", ops: []op{
+			join(1, "a"), cgJoin(2, "m1"), wantHBErr(2, errGroupIDNotFound, "Cannot upgrade the classic group g to consumer group because the embedded consumer protocol is malformed."),
 		}},
 	})
 }

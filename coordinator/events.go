@@ -19,6 +19,8 @@ type JoinGroup struct {
 	RequireKnownMemberID bool
 	// SupportSkippingAssignment is set from JoinGroup v9 (KIP-814).
 	SupportSkippingAssignment bool
+	// Image is the broker's topics, for a classic member joining a KIP-848 group.
+	Image *TopicsImage
 }
 
 // JoinMember is one member as the leader sees it in the JoinGroup answer.
@@ -50,6 +52,7 @@ type SyncGroup struct {
 	ProtocolType *string
 	Protocol     *string
 	Assignments  map[string][]byte
+	Image        *TopicsImage // the broker's topics, for a classic member of a KIP-848 group
 }
 
 // SyncResult answers a SyncGroup.

@@ -46,6 +46,7 @@ func TestKIP848(t *testing.T) {
 	t.Run("Kafka console consumer and kafka-consumer-groups", func(t *testing.T) { t.Parallel(); testKIP848KafkaTools(t, b) })
 	t.Run("member killed with kill -9", func(t *testing.T) { t.Parallel(); testKIP848KilledMember(t, b) })
 	t.Run("requests Kafka refuses", func(t *testing.T) { t.Parallel(); testKIP848BadInput(t, b) })
+	t.Run("online upgrade and downgrade", func(t *testing.T) { t.Parallel(); testKIP848Migration(t, b) })
 }
 
 // --- franz-go's own tests ---
@@ -584,4 +585,131 @@ func deref(p *string) string {
 		return "<nil>"
 	}
 	return *p
+}
+
+// --- migration ---
+
+// testKIP848Migration: two franz-go members of a classic group consume while records keep
+// coming; a KIP-848 member joins and the group becomes a consumer group (online upgrade:
+// the classic members stay, ListGroups says "consumer"); when it leaves, the group is a
+// classic group again (downgrade). Nothing produced is left unread.
+func testKIP848Migration(t *testing.T, b *Broker) {
+	topic, group := "kip848-migrate", "kip848-migrate-group"
+	adm := newAdmin(t, b)
+	createTopic(t, adm, topic, 6, nil)
+	ctx, stop := context.WithCancel(context.Background())
+	defer stop()
+	prod := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
+	var produced sync.Map
+	prodCtx, stopProducing := context.WithCancel(ctx)
+	producing := make(chan struct{})
+	go func() {
+		defer close(producing)
+		for i := 0; prodCtx.Err() == nil; i++ {
+			v := fmt.Sprintf("m%06d", i)
+			prod.Produce(prodCtx, kgo.StringRecord(v), func(_ *kgo.Record, err error) {
+				if err == nil {
+					produced.Store(v, true)
+				}
+			})
+			time.Sleep(10 * time.Millisecond)
+		}
+		prod.Flush(ctx)
+	}()
+	var mu sync.Mutex
+	seen := map[string]bool{}
+	consume := func(cl *kgo.Client) {
+		for ctx.Err() == nil {
+			fs := cl.PollFetches(ctx)
+			mu.Lock()
+			fs.EachRecord(func(r *kgo.Record) { seen[string(r.Value)] = true })
+			mu.Unlock()
+		}
+	}
+	listed := func() (kmsg.ListGroupsResponseGroup, error) {
+		req := kmsg.NewPtrListGroupsRequest()
+		resp, err := req.RequestWith(ctx, newClient(t, b))
+		if err != nil {
+			return kmsg.ListGroupsResponseGroup{}, err
+		}
+		for _, g := range resp.Groups {
+			if g.Group == group {
+				return g, nil
+			}
+		}
+		return kmsg.ListGroupsResponseGroup{}, fmt.Errorf("%s not listed", group)
+	}
+	for i := 0; i < 2; i++ {
+		cl := newClient(t, b, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+			kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.FetchMaxWait(200*time.Millisecond))
+		go consume(cl)
+	}
+	eventually(t, 60*time.Second, func() error {
+		g, err := listed()
+		if err != nil {
+			return err
+		}
+		if g.GroupType != "classic" || g.GroupState != "Stable" {
+			return fmt.Errorf("group %s %s", g.GroupType, g.GroupState)
+		}
+		return nil
+	})
+
+	modern := newClient(t, b, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ServerSideBalancer(), kgo.FetchMaxWait(200*time.Millisecond))
+	go consume(modern)
+	eventually(t, 90*time.Second, func() error {
+		g, err := listed()
+		if err != nil {
+			return err
+		}
+		d, err := describeConsumerGroup(ctx, modern, group)
+		if err != nil {
+			return err
+		}
+		types := map[int8]int{}
+		for _, m := range d.Members {
+			types[m.MemberType]++
+			if len(m.Assignment.TopicPartitions) == 0 {
+				return fmt.Errorf("member %s (type %d) has no partitions", m.MemberID, m.MemberType)
+			}
+		}
+		if g.GroupType != "consumer" || d.State != "Stable" || types[0] != 2 || types[1] != 1 {
+			return fmt.Errorf("group type %s state %s member types %v", g.GroupType, d.State, types)
+		}
+		return nil
+	})
+	t.Log("upgraded: two classic members and one KIP-848 member, each with partitions")
+
+	modern.Close() // leaves with epoch -1: the remaining members all speak the classic protocol
+	eventually(t, 90*time.Second, func() error {
+		g, err := listed()
+		if err != nil {
+			return err
+		}
+		if g.GroupType != "classic" || g.GroupState != "Stable" {
+			return fmt.Errorf("group %s %s", g.GroupType, g.GroupState)
+		}
+		return nil
+	})
+	t.Log("downgraded: a Stable classic group again")
+
+	// Nothing produced is left unread.
+	stopProducing()
+	<-producing
+	eventually(t, 60*time.Second, func() error {
+		mu.Lock()
+		defer mu.Unlock()
+		missing, total := 0, 0
+		produced.Range(func(k, _ any) bool {
+			total++
+			if !seen[k.(string)] {
+				missing++
+			}
+			return true
+		})
+		if missing > 0 || total == 0 {
+			return fmt.Errorf("%d of %d produced records not consumed", missing, total)
+		}
+		return nil
+	})
 }
