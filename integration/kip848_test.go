@@ -456,21 +456,31 @@ func testKIP848KilledMember(t *testing.T, b *Broker) {
 	if took < 4*time.Second {
 		t.Fatalf("the killed member's partitions moved after %v: sooner than its session timeout", took)
 	}
-	// The survivors never stopped: records of their own partitions arrived in every
-	// second between the kill and the reassignment.
+	// The survivors never stopped: records of their own partitions kept arriving between
+	// the kill and the reassignment. A protocol that stopped them would leave a gap as long
+	// as that window (over 4 s); a loaded machine makes gaps of a second or so.
 	mu.Lock()
 	defer mu.Unlock()
-	for at := killed; at.Add(time.Second).Before(moved); at = at.Add(time.Second) {
-		n := 0
-		for _, s := range seen {
-			if !s.at.Before(at) && s.at.Before(at.Add(time.Second)) && !contains32(javaParts, s.partition) {
-				n++
-			}
+	var times []time.Time
+	for _, s := range seen {
+		if !contains32(javaParts, s.partition) && s.at.After(killed.Add(-time.Second)) && s.at.Before(moved) {
+			times = append(times, s.at)
 		}
-		if n == 0 {
-			t.Fatalf("no record of the survivors' partitions consumed in the second after %v (killed at %v, moved at %v)",
-				at.Sub(killed).Round(time.Millisecond), killed.Format("15:04:05.000"), moved.Format("15:04:05.000"))
+	}
+	sort.Slice(times, func(i, j int) bool { return times[i].Before(times[j]) })
+	gap, last := time.Duration(0), killed
+	for _, at := range times {
+		if at.After(killed) {
+			gap = max(gap, at.Sub(last))
 		}
+		if at.After(last) {
+			last = at
+		}
+	}
+	gap = max(gap, moved.Sub(last))
+	t.Logf("longest time without a record of the survivors' partitions between the kill and the reassignment: %v", gap.Round(time.Millisecond))
+	if gap > took/2 {
+		t.Fatalf("the survivors' partitions went %v without a record in the %v between the kill and the reassignment", gap, took)
 	}
 }
 
