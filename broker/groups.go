@@ -44,11 +44,12 @@ func (s *Server) startGroups() {
 		OffsetsRetentionMs:      int64(s.cfg.OffsetsRetentionMinutes) * 60 * 1000,
 		RetentionCheckMs:        s.cfg.OffsetsRetentionCheckIntervalMs,
 
-		ConsumerSessionTimeoutMs:    int32(s.cfg.GroupConsumerSessionTimeoutMs),
-		ConsumerHeartbeatIntervalMs: int32(s.cfg.GroupConsumerHeartbeatIntervalMs),
-		ConsumerMaxSize:             s.cfg.GroupConsumerMaxSize,
-		ConsumerAssignors:           s.cfg.GroupConsumerAssignors,
-		MigrationPolicy:             s.cfg.GroupConsumerMigrationPolicy,
+		ConsumerSessionTimeoutMs:       int32(s.cfg.GroupConsumerSessionTimeoutMs),
+		ConsumerHeartbeatIntervalMs:    int32(s.cfg.GroupConsumerHeartbeatIntervalMs),
+		ReconcilingHeartbeatIntervalMs: int32(s.cfg.GroupConsumerReconcilingHeartbeatIntervalMs),
+		ConsumerMaxSize:                s.cfg.GroupConsumerMaxSize,
+		ConsumerAssignors:              s.cfg.GroupConsumerAssignors,
+		MigrationPolicy:                s.cfg.GroupConsumerMigrationPolicy,
 	}
 	commitTimeout := time.Duration(s.cfg.OffsetsCommitTimeoutMs) * time.Millisecond
 	s.groups = coordinator.New(cfg, internalLog{s: s, topic: offsetsTopic, timeout: commitTimeout}, s.cfg.OffsetsLoadBufferSize, s.logger.With().Str("component", "group-coordinator").Logger())

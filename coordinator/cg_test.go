@@ -502,3 +502,24 @@ func TestConsumerGroupAppendFailureRestores(t *testing.T) {
 }
 
 var errNotCoordinatorCode = kerr.NotCoordinator.Code
+
+// group.consumer.reconciling.heartbeat.interval.ms: members not at their target poll sooner.
+func TestConsumerGroupReconcilingHeartbeatInterval(t *testing.T) {
+	interval := func(req uint64, want int32) op {
+		return func(t *testing.T, h *harness) {
+			t.Helper()
+			if r := replyOf(t, h, req).(ConsumerGroupHeartbeatResult); r.HeartbeatIntervalMs != want {
+				t.Fatalf("request %d: heartbeat interval %d, want %d", req, r.HeartbeatIntervalMs, want)
+			}
+		}
+	}
+	runScripts(t, []scriptCase{
+		{name: "Kafka's single interval by default", ops: []op{cgJoin(1, "m1"), cgJoin(2, "m2"), interval(1, 5000), interval(2, 5000)}},
+		{name: "a shorter one while reconciling", cfg: func(c *Config) { c.ReconcilingHeartbeatIntervalMs = 200 }, ops: script(twoMembers(), []op{
+			interval(1, 5000), // m1 alone, at its target
+			interval(2, 200),  // m2 waits for m1's partitions
+			interval(3, 200),  // m1 must revoke
+			interval(5, 5000), interval(6, 5000),
+		})},
+	})
+}

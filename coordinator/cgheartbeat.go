@@ -235,6 +235,9 @@ func (m *Machine) cgHeartbeat(ev *ConsumerGroupHeartbeat) (*cgTxn, ConsumerGroup
 	}
 
 	res = ConsumerGroupHeartbeatResult{MemberID: next.id, MemberEpoch: next.epoch, HeartbeatIntervalMs: m.cfg.ConsumerHeartbeatIntervalMs}
+	if r := m.cfg.ReconcilingHeartbeatIntervalMs; r > 0 && r < res.HeartbeatIntervalMs && !next.reconciledTo(targetEpoch) {
+		res.HeartbeatIntervalMs = r
+	}
 	full := ev.MemberEpoch == 0 || ev.RebalanceTimeoutMs != -1 && ev.SubscribedTopicNames != nil && ev.Topics != nil
 	if full || !member.assigned.equal(next.assigned) {
 		res.HasAssignment = true

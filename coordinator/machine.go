@@ -20,11 +20,16 @@ type Config struct {
 	NewMemberID func(prefix string) string
 
 	// KIP-848 consumer groups (group.consumer.*).
-	ConsumerSessionTimeoutMs    int32    // group.consumer.session.timeout.ms
-	ConsumerHeartbeatIntervalMs int32    // group.consumer.heartbeat.interval.ms
-	ConsumerMaxSize             int      // group.consumer.max.size
-	ConsumerAssignors           []string // group.consumer.assignors; the first is the default
-	MigrationPolicy             string   // group.consumer.migration.policy
+	ConsumerSessionTimeoutMs    int32 // group.consumer.session.timeout.ms
+	ConsumerHeartbeatIntervalMs int32 // group.consumer.heartbeat.interval.ms
+	// ReconcilingHeartbeatIntervalMs, when positive and shorter, is the interval given to a
+	// member that is not yet at its target assignment (waiting for partitions another
+	// member still holds, or revoking), so that it picks its partitions up sooner; 0 gives
+	// every member ConsumerHeartbeatIntervalMs, as Kafka does.
+	ReconcilingHeartbeatIntervalMs int32
+	ConsumerMaxSize                int      // group.consumer.max.size
+	ConsumerAssignors              []string // group.consumer.assignors; the first is the default
+	MigrationPolicy                string   // group.consumer.migration.policy
 	// NewConsumerMemberID returns a member id for a ConsumerGroupHeartbeat v0 join without
 	// one (Kafka's random Uuid); tests give deterministic ids.
 	NewConsumerMemberID func() string

@@ -4,7 +4,7 @@ package integration
 // 11th member joins, with the classic protocol (cooperative-sticky, franz-go's default;
 // range, eager, the Java client's default) and with KIP-848 (uniform, server-side), on the
 // same broker binary, and how long consumption of the partitions that keep their owner
-// stops meanwhile. Not part of `make test`: `make bench-groups` (a few minutes) prints
+// stops meanwhile. Not part of `make test`: `make bench-groups` (about 15 minutes) prints
 // Go benchmark lines with the figures as metrics; docs/benchmarks.md has a run's.
 //
 // Settled: every partition owned by exactly one member as the members see it (their
@@ -17,6 +17,7 @@ package integration
 import (
 	"context"
 	"fmt"
+	"math/rand/v2"
 	"sort"
 	"sync"
 	"testing"
@@ -31,6 +32,9 @@ const (
 	settlePartitions = 30
 )
 
+// settleRuns numbers the runs (go test calls a benchmark again with a larger b.N).
+var settleRuns int
+
 func BenchmarkGroupJoinSettle(b *testing.B) {
 	for _, hb := range []struct {
 		name      string
@@ -42,6 +46,9 @@ func BenchmarkGroupJoinSettle(b *testing.B) {
 		{"heartbeat=defaults", nil, 3 * time.Second},
 		// The same 1 s heartbeat for both.
 		{"heartbeat=1s", []string{"group.consumer.heartbeat.interval.ms=1000", "group.consumer.min.heartbeat.interval.ms=1000"}, time.Second},
+		// Defaults, and KIP-848 members short of their target poll every 250 ms
+		// (group.consumer.reconciling.heartbeat.interval.ms, not a Kafka key).
+		{"heartbeat=defaults+reconciling=250ms", []string{"group.consumer.reconciling.heartbeat.interval.ms=250"}, 3 * time.Second},
 	} {
 		b.Run(hb.name, func(b *testing.B) {
 			br := startBroker(b, append([]string{"group.initial.rebalance.delay.ms=0", "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=5"}, hb.overrides...)...)
@@ -56,7 +63,8 @@ func BenchmarkGroupJoinSettle(b *testing.B) {
 				b.Run(p.name, func(b *testing.B) {
 					var settles, pauses []time.Duration
 					for i := 0; i < b.N; i++ {
-						s, pause := runJoinSettle(b, br, fmt.Sprintf("%s-%s-%d", hb.name[len("heartbeat="):], p.name, i), p.opts)
+						settleRuns++
+						s, pause := runJoinSettle(b, br, fmt.Sprintf("%s-%d", p.name, settleRuns), p.opts)
 						settles, pauses = append(settles, s), append(pauses, pause)
 					}
 					b.ReportMetric(float64(median(settles).Milliseconds()), "settle-ms")
@@ -70,6 +78,9 @@ func BenchmarkGroupJoinSettle(b *testing.B) {
 }
 
 func median(ds []time.Duration) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
 	s := append([]time.Duration(nil), ds...)
 	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
 	return s[len(s)/2]
@@ -106,7 +117,7 @@ func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settl
 	createTopic(b, newAdmin(b, br), topic, settlePartitions, nil)
 	ctx, stop := context.WithCancel(context.Background())
 	defer stop()
-	prod := newClient(b, br, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	prod := newClient(b, br, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0), kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	go func() {
 		for ctx.Err() == nil {
 			for p := int32(0); p < settlePartitions; p++ {
@@ -166,7 +177,8 @@ func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settl
 		}
 		return nil
 	})
-	time.Sleep(2 * time.Second) // steady consumption before the join
+	// Steady consumption, then the join at a random moment of the members' heartbeat cycles.
+	time.Sleep(2*time.Second + rand.N(5*time.Second))
 
 	start := time.Now()
 	join()

@@ -145,6 +145,8 @@ type Config struct {
 	GroupConsumerMaxSize                int      // group.consumer.max.size Int.MaxValue
 	GroupConsumerAssignors              []string // group.consumer.assignors uniform, range
 	GroupConsumerMigrationPolicy        string   // group.consumer.migration.policy bidirectional
+	// group.consumer.reconciling.heartbeat.interval.ms 0 (ours): see coordinator.Config.
+	GroupConsumerReconcilingHeartbeatIntervalMs int
 
 	// Transactions and idempotent producers.
 	TransactionalIDExpirationMs                          int   // transactional.id.expiration.ms 604800000
