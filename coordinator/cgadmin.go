@@ -1,6 +1,7 @@
 package coordinator
 
 import (
+	"slices"
 	"sort"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -173,18 +174,17 @@ func cgDeleteRecords(id string, cg *consumerGroup) []Record {
 	return records
 }
 
-// cgSubscribedTo reports whether a consumer group's members subscribe to topic (OffsetDelete
+// subscribedTo reports whether a consumer group's members subscribe to topic (OffsetDelete
 // refuses those: GROUP_SUBSCRIBED_TO_TOPIC).
 func (cg *consumerGroup) subscribedTo(topic string) bool {
 	_, ok := cg.subscription[topic]
 	if ok {
 		return true
 	}
+	resolved := cg.resolvedRegexes()
 	for _, mem := range cg.members {
-		for _, n := range mem.subscribedNames {
-			if n == topic {
-				return true
-			}
+		if slices.Contains(memberTopics(mem, resolved), topic) {
+			return true
 		}
 	}
 	return false

@@ -286,14 +286,7 @@ func (m *Machine) classicLeaveToCG(g *group, ev *LeaveGroup) {
 		m.cancelCGTimers(g.id, mem.id)
 	}
 	if len(tx.records) > 0 {
-		resolved := map[string][]string{}
-		for r, v := range cg.regexes {
-			resolved[r] = v.topics
-		}
-		if sub := m.subscriptionMetadata(members, resolved); !sameSubscription(sub, cg.subscription) {
-			tx.records = append(tx.records, cgPartitionMetadataRecord(g.id, sub))
-		}
-		tx.records = append(tx.records, cgEpochRecord(g.id, cg.groupEpoch+1))
+		m.membersLeft(tx, members)
 	}
 	m.commitCG(tx, func(code int16) {
 		if code != 0 {

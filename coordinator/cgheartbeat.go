@@ -4,7 +4,9 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"fmt"
+	"maps"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 
@@ -256,7 +258,7 @@ func (m *Machine) updateMemberAndTarget(tx *cgTxn, member, updated *cgMember) (a
 	bump := cg.groupEpoch == 0
 	if !exists || !member.sameMetadata(updated) {
 		tx.records = append(tx.records, cgMemberMetadataRecord(tx.id, updated.id, updated.metadataValue()))
-		if !sameNames(member.subscribedNames, updated.subscribedNames) {
+		if !slices.Equal(member.subscribedNames, updated.subscribedNames) {
 			bump = true
 		}
 	}
@@ -276,7 +278,7 @@ func (m *Machine) updateMemberAndTarget(tx *cgTxn, member, updated *cgMember) (a
 	subscription := cg.subscription
 	if bump || cg.metadataImage < m.image.Version() || cg.groupEpoch < cg.metadataEpoch {
 		subscription = m.subscriptionMetadata(members, resolved)
-		if !sameSubscription(subscription, cg.subscription) {
+		if !maps.Equal(subscription, cg.subscription) {
 			bump = true
 			tx.records = append(tx.records, cgPartitionMetadataRecord(tx.id, subscription))
 		}
@@ -408,30 +410,6 @@ func (m *Machine) subscriptionMetadata(members map[string]*cgMember, resolved ma
 	return out
 }
 
-func sameSubscription(a, b map[string]cgTopicMetadata) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for k, v := range a {
-		if b[k] != v {
-			return false
-		}
-	}
-	return true
-}
-
-func sameNames(a, b []string) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // maybeUpdateRegexes is Kafka's maybeUpdateRegularExpressions with the resolution done at
 // once (Kafka resolves in the background and bumps the epoch when the result comes back;
 // the image is in memory here, so the result is the same one step sooner). A new regular
@@ -440,10 +418,7 @@ func sameNames(a, b []string) bool {
 // the resolutions to use and whether they changed.
 func (m *Machine) maybeUpdateRegexes(tx *cgTxn, members map[string]*cgMember, member, updated *cgMember) (map[string][]string, bool, *cgErr) {
 	cg := tx.cg
-	resolved := map[string][]string{}
-	for r, v := range cg.regexes {
-		resolved[r] = v.topics
-	}
+	resolved := cg.resolvedRegexes()
 	subscribers := map[string]int{}
 	for _, mem := range cg.members {
 		if mem.subscribedRegex != "" {
@@ -511,7 +486,7 @@ func (m *Machine) maybeUpdateRegexes(tx *cgTxn, members map[string]*cgMember, me
 			}
 		}
 		prev, had := cg.regexes[r]
-		if !had || !sameNames(prev.topics, topics) {
+		if !had || !slices.Equal(prev.topics, topics) {
 			bump = true
 			m.logger.Info().Str("group", tx.id).Str("regex", r).Strs("topics", topics).Msg("resolved subscribed regular expression")
 		}
@@ -775,28 +750,31 @@ func (m *Machine) fenceMember(g *group, mem *cgMember) *cgTxn {
 	tx.records = append(tx.records, memberTombstones(g.id, mem.id)...)
 	members := copyMap(cg.members)
 	delete(members, mem.id)
-	resolved := map[string][]string{}
-	for r, v := range cg.regexes {
-		resolved[r] = v.topics
-	}
-	if mem.subscribedRegex != "" {
-		still := false
-		for _, o := range members {
-			still = still || o.subscribedRegex == mem.subscribedRegex
-		}
-		if !still {
-			if _, ok := cg.regexes[mem.subscribedRegex]; ok {
-				tx.records = append(tx.records, cgRegexTombstone(g.id, mem.subscribedRegex))
-			}
-			delete(resolved, mem.subscribedRegex)
-		}
-	}
-	if sub := m.subscriptionMetadata(members, resolved); !sameSubscription(sub, cg.subscription) {
-		tx.records = append(tx.records, cgPartitionMetadataRecord(g.id, sub))
-	}
-	tx.records = append(tx.records, cgEpochRecord(g.id, cg.groupEpoch+1))
+	m.membersLeft(tx, members)
 	m.cancelCGTimers(g.id, mem.id)
 	return tx
+}
+
+// membersLeft writes what follows members leaving (members are those that stay): the
+// tombstones of regular expressions nobody subscribes to any more, the subscription
+// metadata without them, and a new group epoch.
+func (m *Machine) membersLeft(tx *cgTxn, members map[string]*cgMember) {
+	cg := tx.cg
+	resolved := cg.resolvedRegexes()
+	for _, r := range sortedKeys(cg.regexes) {
+		still := false
+		for _, o := range members {
+			still = still || o.subscribedRegex == r
+		}
+		if !still {
+			tx.records = append(tx.records, cgRegexTombstone(tx.id, r))
+			delete(resolved, r)
+		}
+	}
+	if sub := m.subscriptionMetadata(members, resolved); !maps.Equal(sub, cg.subscription) {
+		tx.records = append(tx.records, cgPartitionMetadataRecord(tx.id, sub))
+	}
+	tx.records = append(tx.records, cgEpochRecord(tx.id, cg.groupEpoch+1))
 }
 
 // fenceMemberByTimer fences a member whose session or rebalance timeout expired.

@@ -127,18 +127,6 @@ func (m *cgMember) sameMetadata(o *cgMember) bool {
 	return string(cgMemberMetadataRecord("", "", m.metadataValue()).Value) == string(cgMemberMetadataRecord("", "", o.metadataValue()).Value)
 }
 
-func (m *cgMember) sameSubscription(o *cgMember) bool {
-	if m.subscribedRegex != o.subscribedRegex || len(m.subscribedNames) != len(o.subscribedNames) {
-		return false
-	}
-	for i := range m.subscribedNames {
-		if m.subscribedNames[i] != o.subscribedNames[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // consumerGroup is the hard state of one KIP-848 group (what its records say) and a little
 // soft state (timers' bookkeeping, when the subscription metadata was last computed).
 type consumerGroup struct {
@@ -269,6 +257,15 @@ func (cg *consumerGroup) numClassic() int {
 func (cg *consumerGroup) allClassicExcept(id string) bool {
 	m := cg.members[id]
 	return m != nil && !m.usesClassic() && cg.numClassic() == len(cg.members)-1
+}
+
+// resolvedRegexes maps each resolved regular expression to its topics.
+func (cg *consumerGroup) resolvedRegexes() map[string][]string {
+	out := make(map[string][]string, len(cg.regexes))
+	for r, v := range cg.regexes {
+		out[r] = v.topics
+	}
+	return out
 }
 
 // preferredAssignor is the server assignor most members ask for (ties: the smaller name).

@@ -654,16 +654,20 @@ func testKIP848Migration(t *testing.T, b *Broker) {
 			kgo.Balancers(kgo.CooperativeStickyBalancer()), kgo.FetchMaxWait(200*time.Millisecond))
 		go consume(cl)
 	}
-	eventually(t, 60*time.Second, func() error {
-		g, err := listed()
-		if err != nil {
-			return err
-		}
-		if g.GroupType != "classic" || g.GroupState != "Stable" {
-			return fmt.Errorf("group %s %s", g.GroupType, g.GroupState)
-		}
-		return nil
-	})
+	waitClassicStable := func() {
+		t.Helper()
+		eventually(t, 90*time.Second, func() error {
+			g, err := listed()
+			if err != nil {
+				return err
+			}
+			if g.GroupType != "classic" || g.GroupState != "Stable" {
+				return fmt.Errorf("group %s %s", g.GroupType, g.GroupState)
+			}
+			return nil
+		})
+	}
+	waitClassicStable()
 
 	modern := newClient(t, b, kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ServerSideBalancer(), kgo.FetchMaxWait(200*time.Millisecond))
 	go consume(modern)
@@ -691,16 +695,7 @@ func testKIP848Migration(t *testing.T, b *Broker) {
 	t.Log("upgraded: two classic members and one KIP-848 member, each with partitions")
 
 	modern.Close() // leaves with epoch -1: the remaining members all speak the classic protocol
-	eventually(t, 90*time.Second, func() error {
-		g, err := listed()
-		if err != nil {
-			return err
-		}
-		if g.GroupType != "classic" || g.GroupState != "Stable" {
-			return fmt.Errorf("group %s %s", g.GroupType, g.GroupState)
-		}
-		return nil
-	})
+	waitClassicStable()
 	t.Log("downgraded: a Stable classic group again")
 
 	// Nothing produced is left unread.
