@@ -12,7 +12,8 @@ package integration
 // described Stable by the coordinator. The pause is the longest time, between the join
 // and one second after the group settled, without a record arriving on a partition that
 // had the same owner before and after, while a producer writes to every partition every
-// 20 ms.
+// 20 ms. (With a slow member, its own partitions are left out of the pause: it stops
+// between polls by design.)
 
 import (
 	"context"
@@ -40,15 +41,20 @@ func BenchmarkGroupJoinSettle(b *testing.B) {
 		name      string
 		overrides []string
 		classicHB time.Duration
+		slow      bool // one member takes 2 s over each poll and holds rebalances meanwhile
 	}{
 		// Each protocol's default: the classic client heartbeats every 3 s (franz-go and
 		// Java), a KIP-848 member every group.consumer.heartbeat.interval.ms (5 s).
-		{"heartbeat=defaults", nil, 3 * time.Second},
+		{"heartbeat=defaults", nil, 3 * time.Second, false},
 		// The same 1 s heartbeat for both.
-		{"heartbeat=1s", []string{"group.consumer.heartbeat.interval.ms=1000", "group.consumer.min.heartbeat.interval.ms=1000"}, time.Second},
+		{"heartbeat=1s", []string{"group.consumer.heartbeat.interval.ms=1000", "group.consumer.min.heartbeat.interval.ms=1000"}, time.Second, false},
 		// Defaults, and KIP-848 members short of their target poll every 250 ms
 		// (group.consumer.reconciling.heartbeat.interval.ms, not a Kafka key).
-		{"heartbeat=defaults+reconciling=250ms", []string{"group.consumer.reconciling.heartbeat.interval.ms=250"}, 3 * time.Second},
+		{"heartbeat=defaults+reconciling=250ms", []string{"group.consumer.reconciling.heartbeat.interval.ms=250"}, 3 * time.Second, false},
+		// Defaults, one of the ten members slow: it processes each poll for 2 s and only
+		// then lets a rebalance proceed (BlockRebalanceOnPoll, as a Java consumer that only
+		// rejoins from poll()).
+		{"heartbeat=defaults+slow-member", nil, 3 * time.Second, true},
 	} {
 		b.Run(hb.name, func(b *testing.B) {
 			br := startBroker(b, append([]string{"group.initial.rebalance.delay.ms=0", "offsets.topic.replication.factor=1", "offsets.topic.num.partitions=5"}, hb.overrides...)...)
@@ -64,7 +70,7 @@ func BenchmarkGroupJoinSettle(b *testing.B) {
 					var settles, pauses []time.Duration
 					for i := 0; i < b.N; i++ {
 						settleRuns++
-						s, pause := runJoinSettle(b, br, fmt.Sprintf("%s-%d", p.name, settleRuns), p.opts)
+						s, pause := runJoinSettle(b, br, fmt.Sprintf("%s-%d", p.name, settleRuns), p.opts, hb.slow)
 						settles, pauses = append(settles, s), append(pauses, pause)
 					}
 					b.ReportMetric(float64(median(settles).Milliseconds()), "settle-ms")
@@ -111,7 +117,7 @@ func (g *settleGroup) owners() (map[int32]int, bool) {
 	return owner, len(owner) == settlePartitions
 }
 
-func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settle, pause time.Duration) {
+func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt, slow bool) (settle, pause time.Duration) {
 	b.Helper()
 	topic, group := "settle-"+name, "settle-group-"+name
 	createTopic(b, newAdmin(b, br), topic, settlePartitions, nil)
@@ -146,9 +152,14 @@ func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settl
 				}
 			}
 		}
-		cl := newClient(b, br, append([]kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
+		slowOne := slow && idx == 0
+		copts := []kgo.Opt{kgo.ConsumerGroup(group), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtEnd()),
 			kgo.FetchMaxWait(100 * time.Millisecond), kgo.OnPartitionsAssigned(set(true)), kgo.OnPartitionsRevoked(set(false)),
-			kgo.OnPartitionsLost(set(false))}, opts...)...)
+			kgo.OnPartitionsLost(set(false))}
+		if slowOne {
+			copts = append(copts, kgo.BlockRebalanceOnPoll())
+		}
+		cl := newClient(b, br, append(copts, opts...)...)
 		clients = append(clients, cl)
 		go func() {
 			for ctx.Err() == nil {
@@ -157,6 +168,13 @@ func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settl
 				g.mu.Lock()
 				fs.EachRecord(func(r *kgo.Record) { g.arrived[r.Partition] = append(g.arrived[r.Partition], now) })
 				g.mu.Unlock()
+				if slowOne {
+					select {
+					case <-ctx.Done():
+					case <-time.After(2 * time.Second): // processing
+					}
+					cl.AllowRebalance()
+				}
 			}
 		}()
 	}
@@ -200,8 +218,8 @@ func runJoinSettle(b *testing.B, br *Broker, name string, opts []kgo.Opt) (settl
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for p, owner := range before {
-		if after[p] != owner {
-			continue // moved: its pause is the rebalance itself
+		if after[p] != owner || slow && owner == 0 {
+			continue // moved (its pause is the rebalance itself), or the slow member's
 		}
 		last := start
 		for _, at := range g.arrived[p] {
