@@ -327,6 +327,29 @@ func testKIP848KafkaTools(t *testing.T, b *Broker) {
 	if list := k.admin(t, "kafka-consumer-groups", "--list"); !containsLine(list, group) {
 		t.Fatalf("--list does not show %s:\n%s", group, list)
 	}
+
+	// Kafka's own decoder reads the group's records in __consumer_offsets.
+	files, _ := filepath.Glob(filepath.Join(b.LogDir(), "__consumer_offsets-*", "*.log"))
+	if len(files) == 0 {
+		t.Fatalf("no __consumer_offsets segments in %s", b.LogDir())
+	}
+	dump := k.run(t, "", "kafka-dump-log", append([]string{"--offsets-decoder", "--files"}, strings.Join(files, ","))...)
+	types := map[string]bool{}
+	for _, l := range lines(dump) {
+		m := regexp.MustCompile(`key: \{"type":"(\d+)","data":\{"groupId":"` + group + `"`).FindStringSubmatch(l)
+		if m == nil {
+			continue
+		}
+		if !strings.Contains(l, "payload: {") && !strings.Contains(l, "payload: <DELETE>") {
+			t.Fatalf("kafka-dump-log could not decode: %s", l)
+		}
+		types[m[1]] = true
+	}
+	for _, typ := range []string{"3", "4", "5", "6", "7", "8"} {
+		if !types[typ] {
+			t.Fatalf("kafka-dump-log shows no record of type %s for %s (types %v)", typ, group, types)
+		}
+	}
 }
 
 // --- kill -9 ---
