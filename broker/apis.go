@@ -62,7 +62,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 12, min: 0, max: 4, handle: handler(s.handleHeartbeat)},
 		{key: 13, min: 0, max: 5, handle: handler(s.handleLeaveGroup)},
 		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
-		{key: 15, min: 0, max: 6, handle: handler(s.handleDescribeGroups)},
+		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
 		{key: 16, min: 0, max: 5, handle: handler(s.handleListGroups)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},

@@ -303,7 +303,8 @@ func groupByTopic(offsets []FetchedOffset) [][]FetchedOffset {
 }
 
 // DescribeGroups answers a DescribeGroups request (v0-6). Groups that are not classic
-// groups (and unknown ones) are Dead; v6 adds GROUP_ID_NOT_FOUND with Kafka's message.
+// groups (and unknown ones) are Dead; v6 (not advertised by the broker) adds
+// GROUP_ID_NOT_FOUND with Kafka's message.
 func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGroupsRequest) (*kmsg.DescribeGroupsResponse, error) {
 	ev := &DescribeGroups{Groups: req.Groups}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
