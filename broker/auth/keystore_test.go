@@ -77,7 +77,7 @@ func TestKeyStoreTypes(t *testing.T) {
 		"PKCS12": {"ssl.keystore.type": "PKCS12", "ssl.keystore.location": write(t, dir, "server.p12", p12, nil), "ssl.keystore.password": "storepass",
 			"ssl.truststore.type": "PKCS12", "ssl.truststore.location": write(t, dir, "trust.p12", trustP12, nil), "ssl.truststore.password": "trustpass"},
 		"JKS": {"ssl.keystore.type": "JKS", "ssl.keystore.location": write(t, dir, "server.jks", jks, nil), "ssl.keystore.password": "storepass",
-			"ssl.key.password": "keypass",
+			"ssl.key.password":    "keypass",
 			"ssl.truststore.type": "JKS", "ssl.truststore.location": write(t, dir, "trust.jks", trustJKS, nil), "ssl.truststore.password": "trustpass"},
 	}
 	for name, settings := range cases {

@@ -69,8 +69,8 @@ func securityKeys() []keyDef {
 		// Authorizer.
 		{name: "authorizer.class.name", typ: TypeString, def: "",
 			valid: oneOf("", "kafka.security.authorizer.AclAuthorizer", "kafka.security.auth.SimpleAclAuthorizer"),
-			doc: "kafka.security.authorizer.AclAuthorizer switches ACLs on (stored in ZooKeeper under /kafka-acl); empty = every client may do everything.",
-			set: func(c *Config, v value) { c.Security.AuthorizerClassName = v.s }},
+			doc:   "kafka.security.authorizer.AclAuthorizer switches ACLs on (stored in ZooKeeper under /kafka-acl); empty = every client may do everything.",
+			set:   func(c *Config, v value) { c.Security.AuthorizerClassName = v.s }},
 		{name: "super.users", typ: TypeString, null: true,
 			doc: "Principals allowed everything, separated by semicolons: User:admin;User:CN=broker.",
 			set: func(c *Config, v value) {
