@@ -26,8 +26,12 @@ const authorizedOperationsOmitted = -2147483648
 func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	for _, lb := range s.cache.liveBrokers() {
+		host, port, ok := lb.endpoint(rc.conn.lsn.name)
+		if !ok {
+			continue
+		}
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, host, port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	clusterID := s.clusterID

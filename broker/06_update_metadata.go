@@ -20,8 +20,11 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 	brokers := make([]brokerMeta, 0, len(req.LiveBrokers))
 	for _, lb := range req.LiveBrokers {
 		b := brokerMeta{id: lb.ID, host: lb.Host, port: lb.Port, rack: lb.Rack}
-		if len(lb.Endpoints) > 0 {
-			b.host, b.port = lb.Endpoints[0].Host, lb.Endpoints[0].Port
+		for i, e := range lb.Endpoints {
+			if i == 0 || e.ListenerName == s.cfg.InterBrokerListenerName {
+				b.host, b.port = e.Host, e.Port
+			}
+			b.eps = append(b.eps, brokerEndpoint{listener: e.ListenerName, host: e.Host, port: e.Port})
 		}
 		brokers = append(brokers, b)
 	}

@@ -21,8 +21,12 @@ func (s *Server) handleDescribeCluster(rc *requestContext, req *kmsg.DescribeClu
 	resp.ControllerID = s.cache.controller()
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
 	for _, lb := range s.cache.liveBrokers() {
+		host, port, ok := lb.endpoint(rc.conn.lsn.name)
+		if !ok {
+			continue
+		}
 		b := kmsg.NewDescribeClusterResponseBroker()
-		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, host, port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	return resp, nil

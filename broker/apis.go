@@ -64,6 +64,8 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
 		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
 		{key: 16, min: 0, max: 4, handle: handler(s.handleListGroups)},
+		// SASL (conn_auth.go handles them while a connection authenticates).
+		{key: 17, min: 0, max: 1, handle: handler(s.handleSaslHandshake)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
@@ -71,11 +73,14 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
+		{key: 36, min: 0, max: 2, handle: handler(s.handleSaslAuthenticate)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},
 		{key: 44, min: 0, max: 1, handle: handler(s.handleIncrementalAlterConfigs)},
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
+		{key: 50, min: 0, max: 0, handle: handler(s.handleDescribeUserSCRAMCredentials)},
+		{key: 51, min: 0, max: 0, handle: handler(s.handleAlterUserSCRAMCredentials)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 	}

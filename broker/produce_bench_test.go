@@ -59,7 +59,7 @@ func benchConn(b *testing.B) *conn {
 	}
 	client, server := net.Pipe()
 	b.Cleanup(func() { client.Close(); server.Close() })
-	c := newConn(s, server)
+	c := newConn(s, server, &listenerState{name: "PLAINTEXT", protocol: "PLAINTEXT"})
 	go func() {
 		for range c.out {
 		}
