@@ -50,7 +50,7 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	listeners []net.Listener
-	lns       []*listenerState // the same listeners with their security settings (listeners.go)
+	lns       []*listenerState  // the same listeners with their security settings (listeners.go)
 	creds     *auth.Credentials // SCRAM credentials of every user (users.go)
 	authz     authorizer        // nil without authorizer.class.name (authorize.go)
 	connMu    sync.Mutex
