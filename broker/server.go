@@ -53,6 +53,8 @@ type Server struct {
 	lns       []*listenerState  // the same listeners with their security settings (listeners.go)
 	creds     *auth.Credentials // SCRAM credentials of every user (users.go)
 	authz     authorizer        // nil without authorizer.class.name (authorize.go)
+	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
+	brokerDialer *auth.BrokerDialer
 	connMu    sync.Mutex
 	conns     map[*conn]struct{}
 	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
@@ -136,6 +138,11 @@ func (s *Server) Start(ctx context.Context) (err error) {
 
 	if err := s.listen(); err != nil {
 		return err
+	}
+	if s.clustered() {
+		if err := s.newBrokerDialer(); err != nil {
+			return err
+		}
 	}
 	epoch, err := s.register(ctx)
 	if err != nil {

@@ -27,6 +27,10 @@ type Config struct {
 
 	// RequestTimeout bounds one request to a broker (default 30 s).
 	RequestTimeout time.Duration
+
+	// InterBrokerListener is the listener brokers reach each other on (the endpoint given
+	// in LeaderAndIsr's live leaders); empty = each broker's first endpoint.
+	InterBrokerListener string
 }
 
 const (
