@@ -55,12 +55,12 @@ type Server struct {
 	authz     authorizer        // nil without authorizer.class.name (authorize.go)
 	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
 	brokerDialer *auth.BrokerDialer
-	connMu    sync.Mutex
-	conns     map[*conn]struct{}
-	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
-	nconns    atomic.Int64
-	connSeq   atomic.Uint64
-	buffers   connBuffers // read and write buffers of connections with bytes in flight
+	connMu       sync.Mutex
+	conns        map[*conn]struct{}
+	perIP        map[string]int // open connections per client IP (max.connections.per.ip)
+	nconns       atomic.Int64
+	connSeq      atomic.Uint64
+	buffers      connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
