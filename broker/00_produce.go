@@ -18,6 +18,8 @@ package broker
 //     the last 5 batches is answered with the original offsets.
 //   - Transactions are not supported yet: a transactional produce gets
 //     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (the InitProducerId that precedes it already fails).
+//   - Authorization (authorizer on): WRITE on each topic, else TOPIC_AUTHORIZATION_FAILED for
+//     its partitions.
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
@@ -48,12 +50,16 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		topicErr := topLevel
+		if topicErr == nil && !rc.authorize(opWrite, resTopic, rt.Topic) {
+			topicErr = kerr.TopicAuthorizationFailed
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := topLevel
+			err := topicErr
 			if err == nil {
 				var w *hwWait
 				w, err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)

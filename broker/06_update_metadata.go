@@ -12,6 +12,9 @@ import (
 const leaderDuringDelete = -2
 
 func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetadataRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	resp := req.ResponseKind().(*kmsg.UpdateMetadataResponse)
 	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
 		resp.ErrorCode = code

@@ -23,7 +23,10 @@ import (
 func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if rc.version() < 4 {
-		node, host, port, err := s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, req.CoordinatorKey)
+		node, host, port, err := int32(-1), "", int32(-1), rc.coordinatorDenied(req.CoordinatorType, req.CoordinatorKey)
+		if err == nil {
+			node, host, port, err = s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, req.CoordinatorKey)
+		}
 		resp.NodeID, resp.Host, resp.Port = node, host, port
 		if err != nil {
 			resp.ErrorCode = errorCode(err)
@@ -34,7 +37,10 @@ func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordin
 	for _, key := range req.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
-		node, host, port, err := s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, key)
+		node, host, port, err := int32(-1), "", int32(-1), rc.coordinatorDenied(req.CoordinatorType, key)
+		if err == nil {
+			node, host, port, err = s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, key)
+		}
 		c.NodeID, c.Host, c.Port = node, host, port
 		if err != nil {
 			c.ErrorCode = errorCode(err)
@@ -43,6 +49,17 @@ func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordin
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return resp, nil
+}
+
+// coordinatorDenied is FindCoordinator's check: DESCRIBE on the group or transactional id.
+func (rc *requestContext) coordinatorDenied(keyType int8, key string) error {
+	switch {
+	case keyType == 0 && !rc.authorize(opDescribe, resGroup, key):
+		return kerr.GroupAuthorizationFailed
+	case keyType == 1 && !rc.authorize(opDescribe, resTransactionalID, key):
+		return kerr.TransactionalIDAuthorizationFailed
+	}
+	return nil
 }
 
 func (s *Server) findCoordinator(ctx context.Context, listener string, keyType int8, key string) (int32, string, int32, error) {

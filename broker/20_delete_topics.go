@@ -42,6 +42,9 @@ func (s *Server) handleDeleteTopics(rc *requestContext, req *kmsg.DeleteTopicsRe
 			st.TopicID = t.id
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opDelete, resTopic, name) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil {
 			err = s.deleteTopic(rc.ctx(), name)
 		}

@@ -18,6 +18,13 @@ func (s *Server) handleInitProducerID(rc *requestContext, req *kmsg.InitProducer
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
 	if req.TransactionalID != nil {
 		resp.ErrorCode = kerr.CoordinatorNotAvailable.Code
+		if !rc.authorize(opWrite, resTransactionalID, *req.TransactionalID) {
+			resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		}
+		return resp, nil
+	}
+	if !rc.mayWriteIdempotently() {
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return resp, nil
 	}
 	id, err := s.pids.nextID(rc.ctx())

@@ -33,6 +33,9 @@ func (s *Server) handleCreatePartitions(rc *requestContext, req *kmsg.CreatePart
 			}
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opAlter, resTopic, rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil {
 			err = s.createPartitions(rc.ctx(), rt.Topic, rt.Count, assignment, req.ValidateOnly)
 		}

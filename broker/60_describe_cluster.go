@@ -20,6 +20,12 @@ func (s *Server) handleDescribeCluster(rc *requestContext, req *kmsg.DescribeClu
 	resp.ClusterID = s.clusterID
 	resp.ControllerID = s.cache.controller()
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = 0
+		if rc.authorizeCluster(opDescribe) {
+			resp.ClusterAuthorizedOperations = rc.authorizedOps(resCluster, clusterResource)
+		}
+	}
 	for _, lb := range s.cache.liveBrokers() {
 		host, port, ok := lb.endpoint(rc.conn.lsn.name)
 		if !ok {

@@ -71,6 +71,10 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
 		{key: 22, min: 0, max: 4, handle: handler(s.handleInitProducerID)},
 		{key: 23, min: 0, max: 4, handle: handler(s.handleOffsetForLeaderEpoch)},
+		// ACLs: advertised with or without an authorizer (SECURITY_DISABLED without).
+		{key: 29, min: 0, max: 3, handle: handler(s.handleDescribeACLs)},
+		{key: 30, min: 0, max: 3, handle: handler(s.handleCreateACLs)},
+		{key: 31, min: 0, max: 3, handle: handler(s.handleDeleteACLs)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
 		{key: 36, min: 0, max: 2, handle: handler(s.handleSaslAuthenticate)},

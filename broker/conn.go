@@ -248,6 +248,8 @@ type requestContext struct {
 	conn    *conn
 	hdr     protocol.RequestHeader
 	regions fetchRegions // record sets of a Fetch response still in segment files
+	// fetchDenied holds the topics of a Fetch the principal may not read (nil: authorizer off).
+	fetchDenied map[string]struct{}
 }
 
 func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/rs/zerolog"
 
+	"kbroker/broker/acl"
 	"kbroker/broker/auth"
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
@@ -52,7 +53,7 @@ type Server struct {
 	listeners []net.Listener
 	lns       []*listenerState  // the same listeners with their security settings (listeners.go)
 	creds     *auth.Credentials // SCRAM credentials of every user (users.go)
-	authz     authorizer        // nil without authorizer.class.name (authorize.go)
+	authz     *acl.Authorizer   // nil without authorizer.class.name (authorize.go, acls.go)
 	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
 	brokerDialer *auth.BrokerDialer
 	connMu       sync.Mutex
@@ -134,6 +135,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.loadCredentials(ctx); err != nil {
 		return fmt.Errorf("reading SCRAM credentials: %w", err)
 	}
+	if err := s.startAuthorizer(ctx); err != nil {
+		return fmt.Errorf("authorizer: %w", err)
+	}
 	s.rm = newReplicaManager(s.cfg, s.logger)
 
 	if err := s.listen(); err != nil {
@@ -174,6 +178,9 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	}
 	s.goroutine(s.checkpointLoop)
 	s.goroutine(s.userChangeLoop)
+	if s.authz != nil {
+		s.goroutine(s.aclChangeLoop)
+	}
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}
