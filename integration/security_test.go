@@ -320,3 +320,51 @@ func sameStrings(a, b []string) bool {
 	}
 	return true
 }
+
+// TestSecurityReauthentication checks connections.max.reauth.ms (KIP-368): the session
+// lifetime is told in SaslAuthenticate, a client that re-authenticates (franz-go does)
+// keeps its connection, and one that does not is closed at its first request after the
+// session ended.
+func TestSecurityReauthentication(t *testing.T) {
+	b := newBroker(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: []string{
+		"sasl.enabled.mechanisms=PLAIN", "sasl.mechanism.inter.broker.protocol=PLAIN", saslPlainJAAS("SASL_PLAINTEXT"),
+		"connections.max.reauth.ms=1500",
+	}})
+	if err := b.launch(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.waitReady(readyTimeout); err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t, time.Minute)
+	cl := secureClient(t, b.Addr(), nil, plainMech("admin", adminPass), kgo.DefaultProduceTopic("reauth"), kgo.AllowAutoTopicCreation())
+	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
+		if err := cl.ProduceSync(ctx, kgo.StringRecord("v")).FirstErr(); err != nil {
+			t.Fatalf("produce across re-authentications: %v", err)
+		}
+	}
+
+	c, err := net.Dial("tcp", b.Addr())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(20 * time.Second))
+	hs := kmsg.NewPtrSASLHandshakeRequest()
+	hs.SetVersion(1)
+	hs.Mechanism = "PLAIN"
+	if resp := roundTrip(t, c, hs).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
+		t.Fatalf("handshake: %d", resp.ErrorCode)
+	}
+	au := kmsg.NewPtrSASLAuthenticateRequest()
+	au.SetVersion(1)
+	au.SASLAuthBytes = []byte("\x00admin\x00" + adminPass)
+	if resp := roundTrip(t, c, au).(*kmsg.SASLAuthenticateResponse); resp.ErrorCode != 0 || resp.SessionLifetimeMillis != 1500 {
+		t.Fatalf("authenticate: error %d, session lifetime %d, want 1500", resp.ErrorCode, resp.SessionLifetimeMillis)
+	}
+	time.Sleep(2 * time.Second)
+	md := kmsg.NewPtrMetadataRequest()
+	md.SetVersion(9)
+	writeRequest(t, c, md, 3)
+	expectClosed(t, c)
+}
