@@ -6,8 +6,6 @@ package broker
 // check costs one nil comparison.
 
 import (
-	"net"
-
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -36,13 +34,7 @@ const (
 const clusterResource = "kafka-cluster"
 
 // host is the client's IP address, the host of ACLs.
-func (c *conn) host() string {
-	h, _, err := net.SplitHostPort(c.raw.RemoteAddr().String())
-	if err != nil {
-		return c.raw.RemoteAddr().String()
-	}
-	return h
-}
+func (c *conn) host() string { return c.ip }
 
 // authorize reports whether the request's principal may do op on a resource.
 func (rc *requestContext) authorize(op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {

@@ -38,6 +38,7 @@ type conn struct {
 	// subject>); set by the reader goroutine before requests are handled, read by handlers.
 	principal string
 	sasl      *saslConn // SASL listeners only (conn_auth.go)
+	ip        string    // the client's IP address (ACL hosts, max.connections.per.ip)
 }
 
 func newConn(s *Server, nc net.Conn, ls *listenerState) *conn {
@@ -54,6 +55,7 @@ func newConn(s *Server, nc net.Conn, ls *listenerState) *conn {
 		out:       make(chan outFrame, 32),
 		lsn:       ls,
 		principal: auth.Anonymous,
+		ip:        remoteIP(nc),
 	}
 	if ls.sasl != nil {
 		c.sasl = &saslConn{deadline: time.Now().Add(s.authTimeout())}

@@ -272,7 +272,7 @@ func (s *Server) acceptLoop(ls *listenerState) {
 func (s *Server) removeConn(c *conn) {
 	s.connMu.Lock()
 	delete(s.conns, c)
-	ip := remoteIP(c.raw)
+	ip := c.ip
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)
 	}
