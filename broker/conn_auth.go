@@ -26,6 +26,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
+	"net"
 	"reflect"
 	"slices"
 	"time"
@@ -59,8 +61,23 @@ func (s *Server) authTimeout() time.Duration {
 // startTLS runs the server side of the TLS handshake and takes the principal from the
 // client certificate. False means the connection is to be closed.
 func (c *conn) startTLS() bool {
-	tc := tls.Server(c.nc, c.lsn.tls)
-	tc.SetDeadline(time.Now().Add(c.s.authTimeout()))
+	c.nc.SetDeadline(time.Now().Add(c.s.authTimeout()))
+	var first [1]byte
+	if _, err := io.ReadFull(c.nc, first[:]); err != nil {
+		ev := c.logger.Info()
+		if errors.Is(err, io.EOF) {
+			ev = c.logger.Debug() // a port probe
+		}
+		ev.Err(err).Str("listener", c.lsn.name).Msg("closing connection: no TLS handshake")
+		return false
+	}
+	if first[0] != tlsRecordHandshake {
+		// Plaintext on a TLS port: Kafka's SSLEngine answers with a fatal alert and closes.
+		c.nc.Write(tlsAlertInternalError)
+		c.logger.Info().Str("listener", c.lsn.name).Msg("closing connection: not a TLS handshake (plaintext client on a TLS listener?)")
+		return false
+	}
+	tc := tls.Server(&prefixConn{Conn: c.nc, first: first[:]}, c.lsn.tls)
 	if err := tc.HandshakeContext(c.ctx); err != nil {
 		c.logger.Info().Err(err).Str("listener", c.lsn.name).Msg("closing connection: TLS handshake failed")
 		return false
@@ -76,6 +93,29 @@ func (c *conn) startTLS() bool {
 		c.principal = p
 	}
 	return true
+}
+
+// tlsRecordHandshake is the content type of a TLS handshake record, the first byte a TLS
+// client sends.
+const tlsRecordHandshake = 0x16
+
+// tlsAlertInternalError is the 7-byte TLS record a Kafka broker answers non-TLS bytes with:
+// alert, TLS 1.2, length 2, fatal, internal_error.
+var tlsAlertInternalError = []byte{0x15, 0x03, 0x03, 0x00, 0x02, 0x02, 0x50}
+
+// prefixConn gives back the bytes read to recognise a TLS client before the rest.
+type prefixConn struct {
+	net.Conn
+	first []byte
+}
+
+func (p *prefixConn) Read(b []byte) (int, error) {
+	if len(p.first) > 0 {
+		n := copy(b, p.first)
+		p.first = p.first[n:]
+		return n, nil
+	}
+	return p.Conn.Read(b)
 }
 
 type saslPhase uint8

@@ -219,10 +219,9 @@ func TestSecuritySASLRawProtocol(t *testing.T) {
 		md := kmsg.NewPtrMetadataRequest()
 		md.SetVersion(9)
 		writeRequest(t, c, md, 1)
-		buf := make([]byte, 64)
-		n, _ := io.ReadAtLeast(c, buf, 1)
-		if n > 0 && buf[0] != 0x15 { // anything but a TLS alert record
-			t.Errorf("plaintext request answered with %x", buf[:n])
+		buf := make([]byte, 7)
+		if _, err := io.ReadFull(c, buf); err != nil || !bytes.Equal(buf, []byte{0x15, 3, 3, 0, 2, 2, 0x50}) {
+			t.Errorf("plaintext request answered with %x (%v), want Kafka's 7-byte fatal alert", buf, err)
 		}
 		expectClosed(t, c)
 	})
