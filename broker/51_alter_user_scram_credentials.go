@@ -48,30 +48,33 @@ func (s *Server) handleAlterUserSCRAMCredentials(rc *requestContext, req *kmsg.A
 			c.err = &apiError{e, msg}
 		}
 	}
-	for _, d := range req.Deletions {
-		c := get(d.Name)
-		mech, ok := auth.ScramMechanismByType(d.Mechanism)
+	// check validates what deletions and upsertions share: the name, the mechanism, and
+	// that the user's mechanism is altered once.
+	check := func(c *change, name string, mechType int8) (string, bool) {
+		mech, ok := auth.ScramMechanismByType(mechType)
 		switch {
-		case d.Name == "":
+		case name == "":
 			fail(c, kerr.UnacceptableCredential, "Username must not be empty")
 		case !ok:
 			fail(c, kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
-		case dup(d.Name, mech):
+		case dup(name, mech):
 			fail(c, kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
 		default:
+			return mech, true
+		}
+		return "", false
+	}
+	for _, d := range req.Deletions {
+		c := get(d.Name)
+		if mech, ok := check(c, d.Name, d.Mechanism); ok {
 			c.deletes = append(c.deletes, mech)
 		}
 	}
 	for _, u := range req.Upsertions {
 		c := get(u.Name)
-		mech, ok := auth.ScramMechanismByType(u.Mechanism)
+		mech, ok := check(c, u.Name, u.Mechanism)
 		switch {
-		case u.Name == "":
-			fail(c, kerr.UnacceptableCredential, "Username must not be empty")
 		case !ok:
-			fail(c, kerr.UnsupportedSaslMechanism, "Unknown SCRAM mechanism")
-		case dup(u.Name, mech):
-			fail(c, kerr.DuplicateResource, "A user credential cannot be altered twice in the same request")
 		case u.Iterations < auth.ScramMinIterations:
 			fail(c, kerr.UnacceptableCredential, "Too few iterations")
 		case u.Iterations > auth.ScramMaxIterations:

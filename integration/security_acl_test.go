@@ -20,7 +20,7 @@ import (
 // authorizer on and admin a super user.
 func startACLBroker(t *testing.T, extra ...string) *Broker {
 	t.Helper()
-	b := newBroker(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: append([]string{
+	b := startBrokerWith(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: append([]string{
 		"sasl.enabled.mechanisms=PLAIN",
 		"sasl.mechanism.inter.broker.protocol=PLAIN",
 		saslPlainJAAS("SASL_PLAINTEXT", "alice=alice-secret", "bob=bob-secret"),
@@ -29,12 +29,6 @@ func startACLBroker(t *testing.T, extra ...string) *Broker {
 		"group.initial.rebalance.delay.ms=0",
 		"auto.create.topics.enable=false",
 	}, extra...)})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
 	return b
 }
 
@@ -177,13 +171,7 @@ func TestSecurityMutualTLS(t *testing.T) {
 		"authorizer.class.name=kafka.security.authorizer.AclAuthorizer",
 		"super.users=User:root-admin",
 	)
-	b := newBroker(t, brokerOpts{listener: "SSL", overrides: ov})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
+	b := startBrokerWith(t, brokerOpts{listener: "SSL", overrides: ov})
 	ctx := testCtx(t, 2*time.Minute)
 	root := p.client(t, pkix.Name{CommonName: "Root", OrganizationalUnit: []string{"ops"}})
 	alice := p.client(t, pkix.Name{CommonName: "alice", Organization: []string{"Corp"}})

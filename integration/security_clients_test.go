@@ -42,13 +42,7 @@ func TestSecurityClientsSASLSSL(t *testing.T) {
 		"group.initial.rebalance.delay.ms=0",
 		"offsets.topic.replication.factor=1",
 	)
-	b := newBroker(t, brokerOpts{listener: "SASL_SSL", propsFile: props})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
+	b := startBrokerWith(t, brokerOpts{listener: "SASL_SSL", propsFile: props})
 	version := pinnedVersion(t, "KAFKA_3_VERSION")
 	tool := func(name string, stdin string, args ...string) string {
 		t.Helper()

@@ -30,17 +30,11 @@ func TestSecurityFranzGoSCRAMSuite(t *testing.T) {
 		t.Fatalf("chmod: %v %s", err, out)
 	}
 
-	b := newBroker(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: []string{
+	b := startBrokerWith(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: []string{
 		"sasl.enabled.mechanisms=PLAIN,SCRAM-SHA-256,SCRAM-SHA-512",
 		"sasl.mechanism.inter.broker.protocol=PLAIN",
 		saslPlainJAAS("SASL_PLAINTEXT"),
 	}})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
 	ctx := testCtx(t, 5*time.Minute)
 	admin := kadm.NewClient(secureClient(t, b.Addr(), nil, plainMech("admin", adminPass)))
 	res, err := admin.AlterUserSCRAMs(ctx, nil, []kadm.UpsertSCRAM{

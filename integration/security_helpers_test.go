@@ -224,3 +224,16 @@ func secureClient(t testing.TB, addr string, cfg *tls.Config, m sasl.Mechanism, 
 	t.Cleanup(cl.Close)
 	return cl
 }
+
+// startBrokerWith is startBroker with every brokerOpts field (listener, properties file).
+func startBrokerWith(t testing.TB, opts brokerOpts) *Broker {
+	t.Helper()
+	b := newBroker(t, opts)
+	if err := b.launch(); err != nil {
+		t.Fatalf("start broker: %v", err)
+	}
+	if err := b.waitReady(readyTimeout); err != nil {
+		t.Fatalf("broker not ready: %v", err)
+	}
+	return b
+}

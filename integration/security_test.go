@@ -29,13 +29,7 @@ func startSASLSSL(t *testing.T, p *testPKI, form string, extra ...string) *Broke
 		"auto.create.topics.enable=true",
 		"group.initial.rebalance.delay.ms=0",
 	)
-	b := newBroker(t, brokerOpts{listener: "SASL_SSL", overrides: append(ov, extra...)})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
+	b := startBrokerWith(t, brokerOpts{listener: "SASL_SSL", overrides: append(ov, extra...)})
 	return b
 }
 
@@ -149,9 +143,7 @@ func TestSecuritySASLRawProtocol(t *testing.T) {
 
 	t.Run("unknown mechanism", func(t *testing.T) {
 		c := dial(t)
-		req := kmsg.NewPtrSASLHandshakeRequest()
-		req.SetVersion(1)
-		req.Mechanism = "GSSAPI"
+		req := handshakeRequest(1, "GSSAPI")
 		resp := roundTrip(t, c, req).(*kmsg.SASLHandshakeResponse)
 		if resp.ErrorCode != kerr.UnsupportedSaslMechanism.Code || !sameStrings(resp.SupportedMechanisms, []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}) {
 			t.Errorf("answer %d %v", resp.ErrorCode, resp.SupportedMechanisms)
@@ -173,9 +165,7 @@ func TestSecuritySASLRawProtocol(t *testing.T) {
 	})
 	t.Run("request between handshake and authenticate", func(t *testing.T) {
 		c := dial(t)
-		req := kmsg.NewPtrSASLHandshakeRequest()
-		req.SetVersion(1)
-		req.Mechanism = "PLAIN"
+		req := handshakeRequest(1, "PLAIN")
 		if resp := roundTrip(t, c, req).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
 			t.Fatalf("handshake: %d", resp.ErrorCode)
 		}
@@ -188,9 +178,7 @@ func TestSecuritySASLRawProtocol(t *testing.T) {
 	})
 	t.Run("v0 raw token flow", func(t *testing.T) {
 		c := dial(t)
-		req := kmsg.NewPtrSASLHandshakeRequest()
-		req.SetVersion(0)
-		req.Mechanism = "PLAIN"
+		req := handshakeRequest(0, "PLAIN")
 		if resp := roundTrip(t, c, req).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
 			t.Fatalf("handshake v0: %d", resp.ErrorCode)
 		}
@@ -325,16 +313,10 @@ func sameStrings(a, b []string) bool {
 // keeps its connection, and one that does not is closed at its first request after the
 // session ended.
 func TestSecurityReauthentication(t *testing.T) {
-	b := newBroker(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: []string{
+	b := startBrokerWith(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: []string{
 		"sasl.enabled.mechanisms=PLAIN", "sasl.mechanism.inter.broker.protocol=PLAIN", saslPlainJAAS("SASL_PLAINTEXT"),
 		"connections.max.reauth.ms=1500",
 	}})
-	if err := b.launch(); err != nil {
-		t.Fatal(err)
-	}
-	if err := b.waitReady(readyTimeout); err != nil {
-		t.Fatal(err)
-	}
 	ctx := testCtx(t, time.Minute)
 	cl := secureClient(t, b.Addr(), nil, plainMech("admin", adminPass), kgo.DefaultProduceTopic("reauth"), kgo.AllowAutoTopicCreation())
 	for end := time.Now().Add(5 * time.Second); time.Now().Before(end); time.Sleep(250 * time.Millisecond) {
@@ -349,9 +331,7 @@ func TestSecurityReauthentication(t *testing.T) {
 	}
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(20 * time.Second))
-	hs := kmsg.NewPtrSASLHandshakeRequest()
-	hs.SetVersion(1)
-	hs.Mechanism = "PLAIN"
+	hs := handshakeRequest(1, "PLAIN")
 	if resp := roundTrip(t, c, hs).(*kmsg.SASLHandshakeResponse); resp.ErrorCode != 0 {
 		t.Fatalf("handshake: %d", resp.ErrorCode)
 	}
@@ -366,4 +346,12 @@ func TestSecurityReauthentication(t *testing.T) {
 	md.SetVersion(9)
 	writeRequest(t, c, md, 3)
 	expectClosed(t, c)
+}
+
+// handshakeRequest is a SaslHandshake request.
+func handshakeRequest(version int16, mechanism string) *kmsg.SASLHandshakeRequest {
+	req := kmsg.NewPtrSASLHandshakeRequest()
+	req.SetVersion(version)
+	req.Mechanism = mechanism
+	return req
 }

@@ -114,15 +114,9 @@ func (a *Authorizer) Authorize(principal, host string, op kmsg.ACLOperation, rt 
 // Allowed is Authorize without the log line (for authorized-operations fields and
 // filtering, where Kafka does not log either).
 func (a *Authorizer) Allowed(principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType, name string) bool {
-	if a.superUsers[principal] {
-		return true
-	}
-	if rt < 0 || int(rt) >= 8 {
-		return false
-	}
-	ti := &a.idx.Load().types[rt]
-	if ti.count == 0 {
-		return a.allowIfNone
+	ti, decided, allowed := a.lookup(principal, rt)
+	if decided {
+		return allowed
 	}
 	found := false
 	// Deny first: any matching DENY wins.
@@ -182,6 +176,23 @@ func (a *Authorizer) Allowed(principal, host string, op kmsg.ACLOperation, rt km
 	return each(func(es []entry) bool { return visit(es, false) })
 }
 
+// lookup is what every decision starts with: super users are allowed, an unknown type is
+// refused, a type without ACLs follows allow.everyone.if.no.acl.found; otherwise decided is
+// false and ti holds the type's ACLs.
+func (a *Authorizer) lookup(principal string, rt kmsg.ACLResourceType) (ti *typeIndex, decided, allowed bool) {
+	switch {
+	case a.superUsers[principal]:
+		return nil, true, true
+	case rt < 0 || int(rt) >= 8:
+		return nil, true, false
+	}
+	ti = &a.idx.Load().types[rt]
+	if ti.count == 0 {
+		return nil, true, a.allowIfNone
+	}
+	return ti, false, false
+}
+
 // implies reports whether an ALLOW for granted allows op.
 func implies(granted, op kmsg.ACLOperation) bool {
 	if granted == op || granted == kmsg.ACLOperationAll {
@@ -204,15 +215,9 @@ func implies(granted, op kmsg.ACLOperation) bool {
 // cancelled by a wildcard DENY. It answers whether an idempotent producer may be given a
 // producer id (WRITE on any topic).
 func (a *Authorizer) AllowedAnyOfType(principal, host string, op kmsg.ACLOperation, rt kmsg.ACLResourceType) bool {
-	if a.superUsers[principal] {
-		return true
-	}
-	if rt < 0 || int(rt) >= 8 {
-		return false
-	}
-	ti := &a.idx.Load().types[rt]
-	if ti.count == 0 {
-		return a.allowIfNone
+	ti, decided, allowed := a.lookup(principal, rt)
+	if decided {
+		return allowed
 	}
 	match := func(e *entry) bool {
 		return (e.principal == principal || e.principal == "User:*") && (e.host == host || e.host == Wildcard)
