@@ -23,7 +23,7 @@ func startACLBroker(t *testing.T, extra ...string) *Broker {
 	b := startBrokerWith(t, brokerOpts{listener: "SASL_PLAINTEXT", overrides: append([]string{
 		"sasl.enabled.mechanisms=PLAIN",
 		"sasl.mechanism.inter.broker.protocol=PLAIN",
-		saslPlainJAAS("SASL_PLAINTEXT", "alice=alice-secret", "bob=bob-secret"),
+		saslPlainJAAS("SASL_PLAINTEXT", "alice=alice-secret", "bob=bob-secret", "carol=carol-secret"),
 		"authorizer.class.name=kafka.security.authorizer.AclAuthorizer",
 		"super.users=User:admin",
 		"group.initial.rebalance.delay.ms=0",
@@ -85,6 +85,17 @@ func TestSecurityKafkaACLs(t *testing.T) {
 	}
 	if err := bob.ProduceSync(ctx, kgo.StringRecord("nope")).FirstErr(); !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Errorf("bob produces to orders: %v, want TOPIC_AUTHORIZATION_FAILED", err)
+	}
+	// An idempotent producer needs WRITE on some topic (or IDEMPOTENT_WRITE on the cluster).
+	carol := secureClient(t, b.Addr(), nil, plainMech("carol", "carol-secret"), kgo.DefaultProduceTopic("orders"),
+		kgo.RecordRetries(1), kgo.UnknownTopicRetries(1))
+	if err := carol.ProduceSync(ctx, kgo.StringRecord("nope")).FirstErr(); !errors.Is(err, kerr.ClusterAuthorizationFailed) && !errors.Is(err, kerr.TopicAuthorizationFailed) {
+		t.Errorf("carol (no ACL) produces: %v, want an authorization failure", err)
+	}
+	pid := kmsg.NewPtrInitProducerIDRequest()
+	pid.TransactionTimeoutMillis = 60000
+	if resp, err := pid.RequestWith(ctx, carol); err != nil || resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
+		t.Errorf("carol's InitProducerId: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", err, resp)
 	}
 	// Metadata for all topics shows alice only what she may describe (WRITE implies DESCRIBE).
 	md, err := kadm.NewClient(alice).ListTopics(ctx)

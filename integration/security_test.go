@@ -197,6 +197,15 @@ func TestSecuritySASLRawProtocol(t *testing.T) {
 			t.Errorf("metadata after v0 authentication: %+v", resp.Brokers)
 		}
 	})
+	t.Run("oversized frame before authentication", func(t *testing.T) {
+		c := dial(t)
+		// sasl.server.max.receive.size (512 KiB) bounds frames until authenticated.
+		frame := binary.BigEndian.AppendUint32(nil, 600<<10)
+		if _, err := c.Write(append(frame, make([]byte, 64)...)); err != nil {
+			t.Fatal(err)
+		}
+		expectClosed(t, c)
+	})
 	t.Run("plaintext on the TLS port", func(t *testing.T) {
 		c, err := net.Dial("tcp", b.Addr())
 		if err != nil {
