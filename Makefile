@@ -9,7 +9,7 @@ CACHE     ?= $(CURDIR)/.cache
 FUZZTIME  ?= 40000x
 UNIT_PKGS  = $(shell $(GO) list ./... | grep -v '/integration')
 
-.PHONY: test deps vet build unit fuzz integration compat compat-doc
+.PHONY: test deps vet build unit fuzz integration compat compat-doc soak
 
 test: deps vet unit fuzz integration bench-smoke
 
@@ -21,6 +21,7 @@ deps:
 
 vet:
 	$(GO) vet ./...
+	$(GO) vet -tags soak ./integration
 
 build:
 	$(GO) build ./...
@@ -42,6 +43,16 @@ fuzz:
 
 integration: build
 	$(GO) test -count=1 -timeout 20m ./integration/...
+
+# The fault soak (integration/soak_test.go, build tag soak): a three-broker cluster under an
+# acks=all idempotent producer and SOAK_FAULTS random process faults (kill -9, SIGSTOP past the
+# session timeout, SIGTERM and restart; of the controller, leaders and followers). About 20 s
+# a fault. Figures go to $(CACHE)/soak/results.md; docs/soak.md has a run's.
+SOAK_FAULTS ?= 100
+soak: build
+	mkdir -p $(CACHE)/soak
+	KBROKER_SOAK_FAULTS=$(SOAK_FAULTS) KBROKER_SOAK_OUT=$(CACHE)/soak/results.md \
+		$(GO) test -tags soak -count=1 -timeout 4h -run TestSoakFaults -v ./integration/
 
 # The stock tools and clients suite alone (integration/compat_*_test.go).
 compat: build

@@ -7,7 +7,8 @@ package broker
 //     because old librdkafka enables compression only when Produce min version is 0.
 //   - v3+: each partition carries exactly one magic-2 batch, validated by
 //     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
-//     max.message.bytes) before anything is stored.
+//     max.message.bytes) before anything is stored; on a compacted topic a record without a
+//     key is INVALID_RECORD, as in Kafka.
 //   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
 //     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
 //     sync before the append (NOT_ENOUGH_REPLICAS) and is answered once the high watermark
@@ -16,10 +17,18 @@ package broker
 //     request timeout REQUEST_TIMED_OUT, and NOT_LEADER_OR_FOLLOWER if leadership moves.
 //   - Idempotent producers: the log checks producer id, epoch and sequence; a retry of one of
 //     the last 5 batches is answered with the original offsets.
-//   - Transactions are not supported yet: a transactional produce gets
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED (the InitProducerId that precedes it already fails).
-//   - Authorization (authorizer on): WRITE on each topic, else TOPIC_AUTHORIZATION_FAILED for
-//     its partitions.
+//   - Transactional batches need the request's transactional id (else every partition gets
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, as an unauthorized one does in Kafka) and one
+//     producer id per request. With transaction.partition.verification.enable (KIP-890,
+//     produce_txn.go), a producer's first transactional batch in a partition is appended only
+//     if the transaction coordinator confirms the partition is in the transaction:
+//     INVALID_TXN_STATE otherwise (TRANSACTION_ABORTABLE from v11), NOT_ENOUGH_REPLICAS when the
+//     coordinator cannot tell yet (the producer retries). In the log, a non-transactional batch
+//     from a producer whose transaction is open there is INVALID_TXN_STATE, a zombie's older
+//     epoch INVALID_PRODUCER_EPOCH.
+//   - Authorization (authorizer on): WRITE on the transactional id of a transactional produce
+//     (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED everywhere), WRITE on each topic (else
+//     TOPIC_AUTHORIZATION_FAILED for its partitions).
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
@@ -29,6 +38,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
+	"kbroker/log"
 	"kbroker/protocol"
 )
 
@@ -40,10 +51,14 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		topLevel = fmt.Errorf("%w: produce v%d (message format v0/v1) is not supported", kerr.UnsupportedVersion, rc.version())
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
-	case req.TransactionID != nil:
-		topLevel = fmt.Errorf("%w: transactions are not supported", kerr.TransactionalIDAuthorizationFailed)
+	case req.TransactionID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionID):
+		topLevel = kerr.TransactionalIDAuthorizationFailed
 	}
 	now := time.Now()
+	var checks map[[2]int]txnCheck
+	if topLevel == nil {
+		checks, topLevel = s.checkTxnProduce(rc, req)
+	}
 	failed := false
 	var waits []hwWait
 	for i := range req.Topics {
@@ -62,7 +77,11 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			err := topicErr
 			if err == nil {
 				var w *hwWait
-				w, err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp)
+				var check *txnCheck
+				if c, ok := checks[[2]int{i, j}]; ok {
+					check = &c
+				}
+				w, err = s.producePartition(rc.version(), rt.Topic, rp, req.Acks, now, &sp, check)
 				if w != nil {
 					w.topic, w.index = len(resp.Topics), len(st.Partitions)
 					waits = append(waits, *w)
@@ -70,6 +89,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			}
 			if err != nil {
 				failed = true
+				s.metrics.ProducePartition(rt.Topic, 0, len(rp.Records), true)
 				sp.ErrorCode = errorCode(err)
 				if rc.version() >= 8 {
 					sp.ErrorMessage = errorMessage(err)
@@ -85,10 +105,19 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		resp.Topics = append(resp.Topics, st)
 	}
 	if len(waits) > 0 {
+		waitStart := time.Now()
 		if err := s.awaitReplication(rc, resp, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
 			return nil, err
 		}
+		rc.waited += time.Since(waitStart)
 	}
+	bytes := 0
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			bytes += len(req.Topics[i].Partitions[j].Records)
+		}
+	}
+	rc.throttleFor(s.quotas, quota.ProducerByteRate, float64(bytes), time.Now())
 	if req.Acks == 0 {
 		if failed {
 			return nil, fmt.Errorf("acks=0 produce failed: %w", errCloseQuietly)
@@ -99,7 +128,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 }
 
 // producePartition validates and appends one partition's batch, filling sp on success.
-func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceRequestTopicPartition, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition) (*hwWait, error) {
+func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceRequestTopicPartition, acks int16, now time.Time, sp *kmsg.ProduceResponseTopicPartition, check *txnCheck) (*hwWait, error) {
 	p, ok := s.rm.get(topic, rp.Partition)
 	if !ok || !p.isLeader.Load() {
 		if t, exists := s.cache.topic(topic); exists && int(rp.Partition) < len(t.partitions) && rp.Partition >= 0 {
@@ -114,20 +143,28 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 		}
 	}
 	maxBatch := tc.MaxMessageBytes
-	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch})
+	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
+	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch, RequireKeys: tc.Compact})
 	if err != nil {
 		return nil, err
 	}
 	if hdr.Codec() == protocol.CodecZstd && version < 7 {
 		return nil, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
 	}
-	if hdr.Transactional() {
-		return nil, fmt.Errorf("%w: transactional batches are not supported", kerr.TransactionalIDAuthorizationFailed)
+	appendFn := p.log.Append
+	if check != nil {
+		if check.err != nil {
+			return nil, check.err
+		}
+		appendFn = func(b []byte, epoch int32) (log.AppendResult, error) {
+			return p.log.AppendVerified(b, epoch, check.guard)
+		}
 	}
-	res, err := p.appendClientBatch(rp.Records, now)
+	res, err := p.appendBatch(rp.Records, now, appendFn)
 	if err != nil {
 		return nil, err
 	}
+	s.metrics.ProducePartition(topic, int(hdr.NumRecords), len(rp.Records), false)
 	sp.BaseOffset = res.FirstOffset
 	sp.LogAppendTime = res.logAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -3,7 +3,10 @@ package broker
 // Fetch (key 1), versions 4-12.
 //
 //   - Consumers (replica id -1) read up to the high watermark (read_uncommitted) or the last
-//     stable offset (read_committed; equal while there are no transactions).
+//     stable offset (read_committed: below the first transaction still open or whose marker
+//     is not replicated yet). A read_committed answer lists the aborted transactions that
+//     overlap the batches returned (from the .txnindex), so that the consumer skips their
+//     records; read_uncommitted answers carry none (a null list).
 //   - A partition without records carries an empty record set (size 0), never a null one
 //     (size -1), as Kafka does; librdkafka 2.0 rejects -1 and never reaches a partition's end.
 //   - Whole batches only, as stored (never recompressed), sent from the segment files without
@@ -24,6 +27,8 @@ package broker
 //     Partition.readRecords).
 //   - Authorization (authorizer on): a follower needs CLUSTER_ACTION on the cluster, a consumer
 //     READ on each topic; other partitions get TOPIC_AUTHORIZATION_FAILED.
+//   - A follower reports its log start offset in each fetch (the leader's low watermark for
+//     DeleteRecords) and takes the leader's from the answer.
 //   - v13+ (topic ids) is not advertised.
 
 import (
@@ -34,6 +39,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
 	"kbroker/log"
 )
 
@@ -46,6 +52,34 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 	if s.authz != nil {
 		rc.fetchDenied = s.fetchDenied(rc, req)
 	}
+	rc.replica = req.ReplicaID >= 0
+	total, err := s.fetchLoop(rc, req, resp)
+	if err != nil || rc.replica {
+		return resp, err
+	}
+	// A consumer over its byte-rate quota is throttled and gets no records this time; the
+	// bytes it does not get are not counted (Kafka's fetch quota).
+	now := time.Now()
+	if d := rc.throttleFor(s.quotas, quota.ConsumerByteRate, float64(total), now); d > 0 {
+		s.quotas.Record(quota.ConsumerByteRate, rc.principal(), clientID(rc.hdr), -float64(total), now)
+		dropRecords(rc, resp)
+	}
+	return resp, nil
+}
+
+// dropRecords empties every partition's record set (a throttled answer).
+func dropRecords(rc *requestContext, resp *kmsg.FetchResponse) {
+	rc.regions.release()
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			resp.Topics[i].Partitions[j].RecordBatches = []byte{}
+		}
+	}
+}
+
+// fetchLoop reads, waiting (long poll) until there is enough to answer; it returns the record
+// bytes in the answer.
+func (s *Server) fetchLoop(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, error) {
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	var wake chan struct{}
@@ -70,21 +104,23 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 		}
 		total, answerNow := s.readFetch(rc, req, resp)
 		if answerNow || total >= int(req.MinBytes) || wake == nil {
-			return resp, nil
+			return total, nil
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return resp, nil
+			return total, nil
 		}
 		t := time.NewTimer(remaining)
+		waitStart := time.Now()
 		select {
 		case <-wake:
 			t.Stop()
 		case <-t.C:
 		case <-rc.ctx().Done():
 			t.Stop()
-			return nil, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
+			return 0, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
 		}
+		rc.waited += time.Since(waitStart)
 	}
 }
 
@@ -119,6 +155,9 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 	if maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
 	}
+	if !rc.replica {
+		maxBytes = min(maxBytes, s.quotaWindowBytes(rc))
+	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -134,6 +173,11 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 				err = kerr.TopicAuthorizationFailed
 			} else {
 				n, err = s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+			}
+			if rc.replica {
+				s.metrics.ReplicationBytesOut(n)
+			} else {
+				s.metrics.FetchPartition(rt.Topic, n, err != nil)
 			}
 			if sp.DivergingEpoch.EndOffset >= 0 {
 				answerNow = true
@@ -206,8 +250,26 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 		}
 		return 0, err
 	}
+	if req.IsolationLevel == 1 {
+		sp.AbortedTransactions = abortedTransactions(p, rp.FetchOffset, res)
+	}
 	regions.add(sp, res)
 	return int(res.Size), nil
+}
+
+// abortedTransactions lists, for a read_committed answer, the aborted transactions that
+// overlap the batches of res (never a null list).
+func abortedTransactions(p *partition, from int64, res log.Region) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	out := []kmsg.FetchResponseTopicPartitionAbortedTransaction{}
+	if res.Size == 0 {
+		return out
+	}
+	for _, a := range p.log.AbortedTxns(from, res.NextOffset) {
+		at := kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		at.ProducerID, at.FirstOffset = a.ProducerID, a.FirstOffset
+		out = append(out, at)
+	}
+	return out
 }
 
 // checkLeaderEpoch compares a client's view of the leader epoch (-1 = unknown) with ours.
@@ -240,16 +302,23 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 			return 0, nil
 		}
 	}
-	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, time.Now())
-	if hwMoved {
+	now := time.Now()
+	moved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, rp.LogStartOffset, now)
+	if moved {
 		p.wake()
 	}
-	if expand {
+	if _, live := s.cache.broker(replica); expand && live {
 		s.rm.proposeISRExpand(p, replica)
 	}
 	sp.HighWatermark, sp.LastStableOffset = p.highWatermark(), p.lastStableOffset()
 	limit := min(int(rp.PartitionMaxBytes), budget)
 	if limit <= 0 && !first {
+		return 0, nil
+	}
+	// A throttled replica outside the ISR gets nothing while the leader's replication throttle
+	// is exceeded (Kafka's ReplicationQuotaManager); its fetch still counts as above.
+	throttled := quota.ThrottledReplicas(p.cfg.Load().LeaderThrottledReplicas, p.tp.Partition, s.cfg.BrokerID) && !p.inISR(replica)
+	if throttled && s.rm.leaderQuota.Exceeded(now) {
 		return 0, nil
 	}
 	res, err := p.log.ReadRegion(rp.FetchOffset, int32(max(limit, 0)), p.log.LogEndOffset(), first)
@@ -258,6 +327,9 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 			return 0, fmt.Errorf("%w: offset %d not in [%d, %d]", kerr.OffsetOutOfRange, rp.FetchOffset, p.log.LogStartOffset(), p.log.LogEndOffset())
 		}
 		return 0, err
+	}
+	if throttled {
+		s.rm.leaderQuota.Record(int(res.Size), now)
 	}
 	regions.add(sp, res)
 	return int(res.Size), nil

@@ -13,7 +13,8 @@ package broker
 //     its log end, and it serves produce and fetch from now on; its follower fetcher stops.
 //     Follower: the replica fetcher for the leader takes it, reconciling its log with the
 //     leader's before it fetches (replica_fetcher.go). For __consumer_offsets, the group
-//     coordinator loads or resigns the partition.
+//     coordinator loads or resigns the partition; for __transaction_state, the transaction
+//     coordinator (with the leader epoch as its coordinator epoch).
 
 import (
 	"context"
@@ -107,6 +108,9 @@ func (s *Server) applyLeaderAndISR(topic string, id [16]byte, tc config.TopicCon
 		if topic == offsetsTopic && s.groups != nil {
 			s.groups.BecomeLeader(ps.Partition)
 		}
+		if topic == txnTopic && s.txns != nil {
+			s.txns.BecomeLeader(ps.Partition, ps.LeaderEpoch)
+		}
 		return nil
 	}
 	p, err := s.rm.makeFollower(tp, id, tc, st)
@@ -115,6 +119,9 @@ func (s *Server) applyLeaderAndISR(topic string, id [16]byte, tc config.TopicCon
 	}
 	if topic == offsetsTopic && s.groups != nil {
 		s.groups.Resign(ps.Partition)
+	}
+	if topic == txnTopic && s.txns != nil {
+		s.txns.Resign(ps.Partition)
 	}
 	if ps.Leader >= 0 {
 		s.rm.fetchers.follow(ps.Leader, p)
@@ -133,10 +140,10 @@ func (s *Server) topicConfigFor(ctx context.Context, topic string) (config.Topic
 	if err != nil {
 		overrides = nil
 	}
-	tc, err := s.cfg.ResolveTopic(overrides)
+	tc, err := s.config().ResolveTopic(overrides)
 	if err != nil {
 		s.logger.Warn().Err(err).Str("topic", topic).Msg("stored topic config is invalid; using broker defaults")
-		tc, _ = s.cfg.ResolveTopic(nil)
+		tc, _ = s.config().ResolveTopic(nil)
 	}
 	return tc, overrides
 }

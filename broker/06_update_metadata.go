@@ -41,6 +41,7 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 		}
 		if deleting {
 			s.cache.remove(ts.Topic)
+			s.metrics.ForgetTopic(ts.Topic)
 			continue
 		}
 		var nt topicMeta

@@ -7,7 +7,9 @@ package broker
 //     (groups.go). As in Kafka, the answer names the leader even while it loads the
 //     partition; group requests then get COORDINATOR_LOAD_IN_PROGRESS (Sarama treats that
 //     code as fatal in FindCoordinator, so it is not used here).
-//   - Key type 1 (transaction): COORDINATOR_NOT_AVAILABLE until transactions exist.
+//   - Key type 1 (transaction): the leader of __transaction_state partition
+//     abs(javaStringHashCode(transactional id)) % partitions, the topic created on first use
+//     (txns.go); an empty transactional id is INVALID_REQUEST.
 //   - Other key types: INVALID_REQUEST.
 //   - v4+ batches keys (CoordinatorKeys -> Coordinators[]); v0-3 carry one key at the top
 //     level. v0 has no key type (always a group).
@@ -63,20 +65,25 @@ func (rc *requestContext) coordinatorDenied(keyType int8, key string) error {
 }
 
 func (s *Server) findCoordinator(ctx context.Context, listener string, keyType int8, key string) (int32, string, int32, error) {
+	var node int32
+	var err error
 	switch keyType {
 	case 0:
+		node, err = s.groupCoordinator(ctx, key)
 	case 1:
-		return -1, "", -1, fmt.Errorf("%w: transactions are not supported", kerr.CoordinatorNotAvailable)
+		if key == "" {
+			return -1, "", -1, fmt.Errorf("%w: empty transactional id", kerr.InvalidRequest)
+		}
+		node, err = s.txnCoordinatorFor(ctx, key)
 	default:
 		return -1, "", -1, fmt.Errorf("%w: unknown coordinator key type %d", kerr.InvalidRequest, keyType)
 	}
-	node, err := s.groupCoordinator(ctx, key)
 	if err != nil {
 		rcLogger := s.logger.Debug()
 		if isUnexpected(err) {
 			rcLogger = s.logger.Error()
 		}
-		rcLogger.Err(err).Str("group", key).Msg("find coordinator failed")
+		rcLogger.Err(err).Str("key", key).Int8("key_type", keyType).Msg("find coordinator failed")
 		return -1, "", -1, err
 	}
 	b, ok := s.cache.broker(node)

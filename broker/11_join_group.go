@@ -20,6 +20,9 @@ func (s *Server) handleJoinGroup(rc *requestContext, req *kmsg.JoinGroupRequest)
 		return denied, nil
 	}
 	resp, err := s.groups.JoinGroup(rc.ctx(), rc.version(), clientID(rc.hdr), rc.clientHost(), req)
+	if err == nil && resp.ErrorCode == 0 {
+		s.metrics.GroupGeneration(req.Group, resp.Generation)
+	}
 	if err != nil {
 		return nil, groupCallErr(err)
 	}

@@ -52,6 +52,16 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 		if err == nil && !rc.mayCreateTopic(rt.Topic) {
 			err = kerr.TopicAuthorizationFailed
 		}
+		if err == nil && !req.ValidateOnly {
+			parts := int(spec.partitions)
+			switch {
+			case len(spec.assignment) > 0:
+				parts = len(spec.assignment)
+			case parts < 0:
+				parts = int(s.cfg.NumPartitions)
+			}
+			err = s.admitMutation(rc, rc.version() >= 6, parts)
+		}
 		if err == nil {
 			t, err = s.createTopic(rc.ctx(), spec, req.ValidateOnly)
 		}
@@ -75,7 +85,7 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 		} else {
 			st.ReplicationFactor = spec.replicationFactor
 		}
-		for _, e := range s.cfg.DescribeTopic(t.overrides) {
+		for _, e := range s.config().DescribeTopic(t.overrides) {
 			c := kmsg.NewCreateTopicsResponseTopicConfig()
 			c.Name, c.Value, c.ReadOnly, c.Source, c.IsSensitive = e.Name, e.Value, e.ReadOnly, e.Source, e.Sensitive
 			st.Configs = append(st.Configs, c)

@@ -6,14 +6,15 @@ package broker
 //     overrides, STATIC_BROKER_CONFIG when the broker synonym is set, DEFAULT_CONFIG otherwise),
 //     synonyms when asked (v1+), type and documentation when asked (v3+). Unknown topic:
 //     UNKNOWN_TOPIC_OR_PARTITION.
-//   - Broker resources: this broker's id, or "" for the cluster default: every known broker key.
-//     Another broker id: INVALID_REQUEST (it is not this broker).
+//   - Broker resources: this broker's id: every known broker key, dynamic overrides shown with
+//     DYNAMIC_BROKER_CONFIG / DYNAMIC_DEFAULT_BROKER_CONFIG sources (dynamic_config.go); "" (the
+//     cluster default): the dynamic defaults in force only. Another broker id:
+//     INVALID_REQUEST (it is not this broker).
 //   - Broker logger resources: answered with no entries.
 //   - v0 has is_default instead of a source.
 
 import (
 	"fmt"
-	"strconv"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,13 +38,9 @@ func (s *Server) handleDescribeConfigs(rc *requestContext, req *kmsg.DescribeCon
 				err = fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, rr.ResourceName)
 				break
 			}
-			entries = s.cfg.DescribeTopic(t.overrides)
+			entries = s.config().DescribeTopic(t.overrides)
 		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
-			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(s.cfg.BrokerID)) {
-				err = fmt.Errorf("%w: broker %q is not this broker (%d)", kerr.InvalidRequest, rr.ResourceName, s.cfg.BrokerID)
-				break
-			}
-			entries = s.cfg.DescribeBroker()
+			entries, err = s.describeBroker(rr.ResourceName)
 		case rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
 		default:
 			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)

@@ -5,8 +5,10 @@ package broker
 //
 //   - Topic resources: the given entries become the topic's whole set of overrides (entries with
 //     a null value are dropped), validated first (INVALID_CONFIG naming the key).
-//   - Broker resources: dynamic broker configuration is not supported; the answer is
-//     INVALID_REQUEST with a message saying so, and nothing changes.
+//   - Broker resources (this broker's id, or "" for the cluster default): the given entries
+//     become the entity's whole set of dynamic overrides, validated as Kafka validates them
+//     (dynamic_config.go; INVALID_REQUEST "Invalid config value for resource ..."). Broker
+//     logger resources: INVALID_REQUEST.
 //   - validate_only checks and changes nothing.
 
 import (
@@ -32,8 +34,16 @@ func (s *Server) handleAlterConfigs(rc *requestContext, req *kmsg.AlterConfigsRe
 				}
 			}
 			err = s.alterTopicConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
-		case rr.ResourceType == kmsg.ConfigResourceTypeBroker, rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
-			err = fmt.Errorf("%w: dynamic broker configuration is not supported; set it in server.properties", kerr.InvalidRequest)
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
+			next := make(map[string]string, len(rr.Configs))
+			for _, c := range rr.Configs {
+				if c.Value != nil {
+					next[c.Name] = *c.Value
+				}
+			}
+			err = s.alterBrokerConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
+		case rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
+			err = fmt.Errorf("%w: changing log levels at run time is not supported; set BROKER_LOG_LEVEL", kerr.InvalidRequest)
 		default:
 			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)
 		}

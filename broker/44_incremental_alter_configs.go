@@ -4,7 +4,8 @@ package broker
 //
 //   - Topic resources: SET, DELETE, and APPEND/SUBTRACT for list keys (cleanup.policy) applied to
 //     the current overrides, then validated as a whole (INVALID_CONFIG naming the key).
-//   - Broker resources: dynamic broker configuration is not supported (INVALID_REQUEST).
+//   - Broker resources (this broker's id, or "" for the cluster default): the operations apply
+//     to the entity's stored dynamic overrides, then validated and written like AlterConfigs.
 //   - A resource named twice in one request gets INVALID_REQUEST, as Kafka answers.
 //   - validate_only checks and changes nothing.
 
@@ -38,8 +39,13 @@ func (s *Server) handleIncrementalAlterConfigs(rc *requestContext, req *kmsg.Inc
 			if next, err = s.incrementalOverrides(rr.ResourceName, rr.Configs); err == nil {
 				err = s.alterTopicConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
 			}
-		case rr.ResourceType == kmsg.ConfigResourceTypeBroker, rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
-			err = fmt.Errorf("%w: dynamic broker configuration is not supported; set it in server.properties", kerr.InvalidRequest)
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
+			var next map[string]string
+			if next, err = s.incrementalBrokerOverrides(rc.ctx(), rr.ResourceName, rr.Configs); err == nil {
+				err = s.alterBrokerConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
+			}
+		case rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
+			err = fmt.Errorf("%w: changing log levels at run time is not supported; set BROKER_LOG_LEVEL", kerr.InvalidRequest)
 		default:
 			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)
 		}

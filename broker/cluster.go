@@ -51,17 +51,19 @@ func (s *Server) startCluster() {
 			LeaderImbalanceCheckInterval:       time.Duration(s.cfg.LeaderImbalanceCheckIntervalSeconds) * time.Second,
 			LeaderImbalancePerBrokerPercentage: s.cfg.LeaderImbalancePerBrokerPercentage,
 			UncleanLeaderElection: func(overrides map[string]string) bool {
-				tc, err := s.cfg.ResolveTopic(overrides)
+				tc, err := s.config().ResolveTopic(overrides)
 				return err == nil && tc.UncleanLeaderElectionEnable
 			},
 			DeleteTopicEnable:   s.cfg.DeleteTopicEnable,
 			RequestTimeout:      30 * time.Second,
+			OnElection:          s.metrics.LeaderElection,
 			InterBrokerListener: s.cfg.InterBrokerListenerName,
 		}, s.logger.With().Str("component", "controller").Logger())
 	s.goroutine(func() { s.ctrl.Run(s.ctx) })
-	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.dial, s.goroutine)
+	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.dial, s.goroutine, s.rm.followerQuota)
+	s.rm.fetchers.metrics = s.metrics
 	s.rm.isr = &isrChanger{self: id, brokerEpoch: s.brokerEpoch.Load, send: s.sendToController, spawn: s.goroutine,
-		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx}
+		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx, metrics: s.metrics}
 	s.goroutine(func() { s.rm.isrShrinkLoop(s.ctx, time.Duration(s.cfg.ReplicaLagTimeMaxMs)*time.Millisecond) })
 	s.goroutine(s.sessionLoop)
 	s.goroutine(s.configChangeLoop)
@@ -193,6 +195,8 @@ func (s *Server) configChangeLoop() {
 				continue
 			}
 		}
+		s.reloadDynamicConfigSoon()
+		s.reloadQuotas()
 		s.reloadTopicConfigs()
 		select {
 		case <-s.ctx.Done():
@@ -211,7 +215,7 @@ func (s *Server) reloadTopicConfigs() {
 		if err != nil || equalConfig(overrides, t.overrides) {
 			continue
 		}
-		tc, err := s.cfg.ResolveTopic(overrides)
+		tc, err := s.config().ResolveTopic(overrides)
 		if err != nil {
 			s.logger.Warn().Err(err).Str("topic", t.name).Msg("ignoring invalid topic config change")
 			continue

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -22,10 +23,11 @@ import (
 // conn is one client connection: a reader goroutine that handles requests in order and a
 // writer goroutine that writes their responses in the same order.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	id     string
-	logger zerolog.Logger
+	s        *Server
+	nc       net.Conn
+	id       string
+	listener string // the listener's name
+	logger   zerolog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -39,6 +41,10 @@ type conn struct {
 	principal string
 	sasl      *saslConn // SASL listeners only (conn_auth.go)
 	ip        string    // the client's IP address (ACL hosts, max.connections.per.ip)
+
+	// mutedUntil: the reader reads nothing before then (a client over its quota, KIP-219).
+	// Touched by the reader goroutine only.
+	mutedUntil time.Time
 }
 
 func newConn(s *Server, nc net.Conn, ls *listenerState) *conn {
@@ -101,6 +107,9 @@ func (c *conn) readLoop() {
 		case idle > 0:
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
+		if !c.waitUnmuted() {
+			return
+		}
 		frame, err := protocol.ReadFrame(br, c.frameLimit(), spare)
 		spare = nil
 		if err != nil {
@@ -117,6 +126,23 @@ func (c *conn) readLoop() {
 			spare = frame[:0]
 		}
 		br.idle()
+	}
+}
+
+// waitUnmuted waits until a throttled connection may be read again; false when it closes.
+func (c *conn) waitUnmuted() bool {
+	d := time.Until(c.mutedUntil)
+	c.mutedUntil = time.Time{}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
@@ -194,9 +220,24 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if c.logger.Debug().Enabled() {
 		c.logger.Debug().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).Int32("corr", hdr.CorrelationID).Str("client_id", clientID(hdr)).Msg("request")
 	}
+	started := time.Now()
 	resp, err := a.handle(rc, req)
 	if err != nil {
 		return err
+	}
+	c.s.meterRequest(rc, started)
+	if m := c.s.metrics; m != nil {
+		total := time.Since(started)
+		m.Request(hdr.APIKey, hdr.APIVersion, total.Seconds(), (total - rc.waited).Seconds(), rc.waited.Seconds(), resp)
+		if rc.throttle > 0 {
+			m.Throttled(hdr.APIKey, rc.throttle.Seconds())
+		}
+	}
+	if rc.throttle > 0 {
+		c.mutedUntil = time.Now().Add(rc.throttle)
+		if tr, ok := resp.(kmsg.SetThrottleResponse); ok {
+			tr.SetThrottle(int32(min(rc.throttle.Milliseconds(), math.MaxInt32)))
+		}
 	}
 	if resp == nil {
 		return nil // acks=0 produce: no response at all
@@ -204,12 +245,12 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	resp.SetVersion(hdr.APIVersion)
 	encoded := protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp)
 	if len(rc.regions.marks) == 0 {
-		c.send(outFrame{head: encoded})
+		c.send(outFrame{head: encoded, key: hdr.APIKey})
 		return nil
 	}
 	head, regions, err := spliceRegions(encoded, resp.IsFlexible(), &rc.regions)
 	if err == nil {
-		c.send(outFrame{head: head, regions: regions})
+		c.send(outFrame{head: head, regions: regions, key: hdr.APIKey})
 		return nil
 	}
 	// Never expected: answer with the record bytes copied into the response instead.
@@ -252,6 +293,13 @@ type requestContext struct {
 	regions fetchRegions // record sets of a Fetch response still in segment files
 	// fetchDenied holds the topics of a Fetch the principal may not read (nil: authorizer off).
 	fetchDenied map[string]struct{}
+	// throttle is how long the client must wait for its quotas (client_quotas.go); waited
+	// is the time the handler spent waiting (long polls, acks=all), not working.
+	throttle time.Duration
+	waited   time.Duration
+	// replica marks a request from another broker (follower fetch), which client quotas
+	// do not meter.
+	replica bool
 }
 
 func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }

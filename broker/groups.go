@@ -2,10 +2,9 @@ package broker
 
 // Glue between the broker and the group coordinator (package coordinator):
 //
-//   - the coordinator's Log: appends to __consumer_offsets partitions go through the
-//     partition's normal append path (so they are ordinary batches that kafka-dump-log and
-//     consumers of __consumer_offsets read) and are answered once the high watermark covers
-//     them (acks=all); loading reads a partition from its log start to the high watermark;
+//   - the coordinator's Log is an internalLog (internal_log.go) over __consumer_offsets:
+//     ordinary batches that kafka-dump-log and consumers of __consumer_offsets read,
+//     answered once replicated;
 //   - __consumer_offsets is created on first use (FindCoordinator), internal and compacted;
 //   - at start, and whenever this broker leads a partition of it, the partition is loaded.
 //
@@ -26,62 +25,6 @@ import (
 
 const offsetsTopic = "__consumer_offsets"
 
-// groupLog implements coordinator.Log over the hosted __consumer_offsets partitions.
-type groupLog struct{ s *Server }
-
-func (l groupLog) Append(ctx context.Context, partition int32, batch []byte) error {
-	p, ok := l.s.rm.get(offsetsTopic, partition)
-	if !ok || !p.isLeader.Load() {
-		return fmt.Errorf("%w: %s-%d is not led here", kerr.NotLeaderForPartition, offsetsTopic, partition)
-	}
-	wake := make(chan struct{}, 1)
-	p.addWaiter(wake)
-	defer p.removeWaiter(wake)
-	res, err := p.appendClientBatch(batch, time.Now())
-	if err != nil {
-		return err
-	}
-	// acks=all: answer once the high watermark covers the batch.
-	timeout := time.Duration(l.s.cfg.OffsetsCommitTimeoutMs) * time.Millisecond
-	if timeout <= 0 {
-		timeout = 5 * time.Second
-	}
-	deadline := time.NewTimer(timeout)
-	defer deadline.Stop()
-	for p.highWatermark() <= res.LastOffset {
-		if !p.isLeader.Load() {
-			return fmt.Errorf("%w: %s-%d leadership moved before the commit was replicated", kerr.NotCoordinator, offsetsTopic, partition)
-		}
-		select {
-		case <-wake:
-		case <-deadline.C:
-			return fmt.Errorf("%w: %s-%d high watermark did not reach %d in offsets.commit.timeout.ms", kerr.RequestTimedOut, offsetsTopic, partition, res.LastOffset+1)
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-	}
-	return nil
-}
-
-func (l groupLog) Read(partition int32, offset int64, maxBytes int) ([]byte, int64, error) {
-	p, ok := l.s.rm.get(offsetsTopic, partition)
-	if !ok {
-		return nil, -1, fmt.Errorf("%w: %s-%d is not hosted here", kerr.NotLeaderForPartition, offsetsTopic, partition)
-	}
-	hw := p.highWatermark()
-	if start := p.log.LogStartOffset(); offset < start {
-		offset = start
-	}
-	if offset >= hw {
-		return nil, hw, nil
-	}
-	res, err := p.log.Read(offset, int32(min(maxBytes, 1<<30)), hw, true)
-	if err != nil {
-		return nil, hw, err
-	}
-	return res.Data, hw, nil
-}
-
 // startGroups builds the group coordinator, starts its driver and loads the
 // __consumer_offsets partitions this broker leads.
 func (s *Server) startGroups() {
@@ -101,7 +44,8 @@ func (s *Server) startGroups() {
 		OffsetsRetentionMs:      int64(s.cfg.OffsetsRetentionMinutes) * 60 * 1000,
 		RetentionCheckMs:        s.cfg.OffsetsRetentionCheckIntervalMs,
 	}
-	s.groups = coordinator.New(cfg, groupLog{s}, s.cfg.OffsetsLoadBufferSize, s.logger.With().Str("component", "group-coordinator").Logger())
+	commitTimeout := time.Duration(s.cfg.OffsetsCommitTimeoutMs) * time.Millisecond
+	s.groups = coordinator.New(cfg, internalLog{s: s, topic: offsetsTopic, timeout: commitTimeout}, s.cfg.OffsetsLoadBufferSize, s.logger.With().Str("component", "group-coordinator").Logger())
 	s.goroutine(func() { s.groups.Run(s.ctx) })
 	if exists {
 		s.loadOffsetsPartitions(t)

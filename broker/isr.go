@@ -8,6 +8,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/broker/metrics"
 )
 
 // ISR maintenance on the leader (Kafka 2.7+ semantics): the leader never writes ZooKeeper;
@@ -15,7 +17,8 @@ import (
 // is in flight per partition; meanwhile the high watermark uses the larger of the two ISRs.
 //
 //   - expand: a follower not in the ISR whose fetch offset reached the high watermark and the
-//     start of the current leader epoch (checked on the fetch path);
+//     start of the current leader epoch, and that the metadata cache knows as a live broker
+//     (checked on the fetch path; not again for a while after a refusal);
 //   - shrink: every replica.lag.time.max.ms/2, in-sync followers that have not caught up for
 //     longer than replica.lag.time.max.ms.
 
@@ -27,10 +30,15 @@ type isrChanger struct {
 	spawn       func(func())
 	logger      zerolog.Logger
 	ctx         context.Context
+	metrics     *metrics.Metrics // nil: off
 }
 
 // alterPartitionVersion: v2 addresses topics by id and carries the ISR as broker ids.
 const alterPartitionVersion = 2
+
+// isrRefusedBackoff is how long a leader waits after a refused or failed AlterPartition before
+// proposing to expand the ISR again (expansion is checked on every follower fetch).
+const isrRefusedBackoff = 500 * time.Millisecond
 
 // proposeISRExpand adds replica to p's ISR.
 func (rm *replicaManager) proposeISRExpand(p *partition, replica int32) {
@@ -84,7 +92,10 @@ func (c *isrChanger) alter(p *partition, newISR []int32, leaderEpoch, partitionE
 		if attempt == 3 {
 			ev = c.logger.Warn()
 		}
-		ev.Err(err).Str("error", kerr.ErrorForCode(code).Error()).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).
+		if err == nil {
+			err = kerr.ErrorForCode(code)
+		}
+		ev.Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).
 			Int("attempt", attempt).Msg("AlterPartition not answered by the controller; retrying")
 		t := time.NewTimer(backoff)
 		select {
@@ -102,12 +113,24 @@ func (c *isrChanger) alter(p *partition, newISR []int32, leaderEpoch, partitionE
 	p.isrInFlight, p.pendingISR = false, nil
 	switch {
 	case err != nil:
+		p.expandAfter = time.Now().Add(isrRefusedBackoff)
 		c.logger.Warn().Err(err).Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Msg("AlterPartition to the controller failed")
 	case code != 0 || got == nil:
-		c.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Str("error", kerr.ErrorForCode(code).Error()).Msg("AlterPartition refused")
+		p.expandAfter = time.Now().Add(isrRefusedBackoff)
+		ev := c.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Ints32("proposed_isr", newISR)
+		if code != 0 {
+			ev = ev.Str("error", kerr.ErrorForCode(code).Error())
+		}
+		ev.Msg("AlterPartition refused")
 	case got.LeaderEpoch == p.leaderEpoch.Load() && got.PartitionEpoch >= p.partitionEpoch:
 		old := p.isr
 		p.isr, p.partitionEpoch = slices.Clone(got.ISR), got.PartitionEpoch
+		switch {
+		case len(p.isr) < len(old):
+			c.metrics.ISRShrink()
+		case len(p.isr) > len(old):
+			c.metrics.ISRExpand()
+		}
 		c.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int32("epoch", got.LeaderEpoch).
 			Ints32("isr", got.ISR).Ints32("previous_isr", old).Msg("ISR changed")
 	}

@@ -42,11 +42,13 @@ type partition struct {
 	followers      map[int32]*followerState // leader only: what each follower has fetched
 	isrInFlight    bool                     // an AlterPartition is outstanding
 	pendingISR     []int32                  // the ISR proposed by that AlterPartition
+	expandAfter    time.Time                // no ISR expansion proposed before (after a refusal)
 }
 
 // followerState is the leader's view of one follower.
 type followerState struct {
 	leo            int64     // the follower's log end offset (its last fetch offset)
+	logStart       int64     // the follower's log start offset (from its last fetch), -1 = unknown
 	lastFetch      time.Time // when it last fetched
 	lastCaughtUp   time.Time // last time it had everything the leader had
 	prevFetchLEO   int64     // the leader's log end offset at the previous fetch
@@ -83,7 +85,7 @@ func (p *partition) becomeLeader(st leaderState, checkpointHW int64, now time.Ti
 		if r == p.self {
 			continue
 		}
-		fs := &followerState{leo: -1}
+		fs := &followerState{leo: -1, logStart: -1}
 		if slices.Contains(st.isr, r) {
 			fs.lastCaughtUp = now
 		}
@@ -112,6 +114,13 @@ func (p *partition) becomeFollower(st leaderState) {
 	p.leaderEpoch.Store(st.leaderEpoch)
 	p.mu.Unlock()
 	p.wake() // parked produces and fetches re-check and answer NOT_LEADER_OR_FOLLOWER
+}
+
+// inISR reports whether replica is in the ISR.
+func (p *partition) inISR(replica int32) bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return slices.Contains(p.isr, replica)
 }
 
 // inSyncCount is the size of the ISR (the larger of current and proposed while a change is in flight).
@@ -143,12 +152,17 @@ type appendResult struct {
 // appendClientBatch stamps LogAppendTime when the topic asks for it, appends the validated
 // batch under the current leader epoch, advances the high watermark and wakes waiting fetches.
 func (p *partition) appendClientBatch(batch []byte, now time.Time) (appendResult, error) {
+	return p.appendBatch(batch, now, p.log.Append)
+}
+
+// appendBatch is appendClientBatch through one of the log's append methods.
+func (p *partition) appendBatch(batch []byte, now time.Time, appendFn func([]byte, int32) (log.AppendResult, error)) (appendResult, error) {
 	res := appendResult{logAppendTime: -1}
 	if p.cfg.Load().MessageTimestampType == "LogAppendTime" {
 		res.logAppendTime = now.UnixMilli()
 		protocol.SetLogAppendTime(batch, res.logAppendTime)
 	}
-	ar, err := p.log.Append(batch, p.leaderEpoch.Load())
+	ar, err := appendFn(batch, p.leaderEpoch.Load())
 	if err != nil {
 		return res, err
 	}
@@ -211,15 +225,19 @@ func (p *partition) setFollowerHW(leaderHW int64) {
 	}
 }
 
-// recordFollowerFetch updates a follower's state from a fetch at offset; reports whether the
-// high watermark moved and whether the follower should join the ISR.
-func (p *partition) recordFollowerFetch(replica int32, offset int64, now time.Time) (hwMoved, expand bool) {
+// recordFollowerFetch updates a follower's state from a fetch at offset with its log start
+// offset logStart; reports whether the high watermark or the follower's log start moved (a
+// wake-up for waiting produces and DeleteRecords) and whether the follower should join the
+// ISR.
+func (p *partition) recordFollowerFetch(replica int32, offset, logStart int64, now time.Time) (moved, expand bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fs, ok := p.followers[replica]
 	if !ok || !p.isLeader.Load() {
 		return false, false
 	}
+	startMoved := fs.logStart != logStart
+	fs.logStart = logStart
 	leo := p.log.LogEndOffset()
 	if offset >= leo {
 		fs.lastCaughtUp = now
@@ -228,12 +246,27 @@ func (p *partition) recordFollowerFetch(replica int32, offset int64, now time.Ti
 	}
 	fs.leo, fs.lastFetch = offset, now
 	fs.prevFetchLEO, fs.prevFetchTime, fs.hasFetchedOnce = leo, now, true
-	hwMoved = p.maybeAdvanceHWLocked()
-	if !slices.Contains(p.isr, replica) && !p.isrInFlight &&
+	moved = p.maybeAdvanceHWLocked() || startMoved
+	if !slices.Contains(p.isr, replica) && !p.isrInFlight && !now.Before(p.expandAfter) &&
 		offset >= p.hw.Load() && offset >= p.epochStart {
 		expand = true
 	}
-	return hwMoved, expand
+	return moved, expand
+}
+
+// lowWatermark is Kafka's Partition.lowWatermarkIfLeader: the smallest log start offset
+// among this replica and the followers on brokers alive reports live (-1 for one not heard
+// from since this broker became leader).
+func (p *partition) lowWatermark(alive func(id int32) bool) int64 {
+	lw := p.log.LogStartOffset()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, fs := range p.followers {
+		if fs.logStart < lw && alive(id) {
+			lw = fs.logStart
+		}
+	}
+	return lw
 }
 
 // laggingReplicasLocked lists in-sync followers that have not caught up within maxLag.
@@ -258,8 +291,16 @@ func (p *partition) laggingReplicasLocked(now time.Time, maxLag time.Duration) [
 // highWatermark is the offset below which records are committed and visible to consumers.
 func (p *partition) highWatermark() int64 { return p.hw.Load() }
 
-// lastStableOffset equals the high watermark while transactions are not supported.
-func (p *partition) lastStableOffset() int64 { return p.hw.Load() }
+// lastStableOffset is the offset below which every transaction is decided: the high
+// watermark, or the first offset of the earliest transaction that is open or whose marker
+// is not below the high watermark yet.
+func (p *partition) lastStableOffset() int64 {
+	hw := p.hw.Load()
+	if first := p.log.FirstUnstableOffset(hw); first >= 0 && first < hw {
+		return first
+	}
+	return hw
+}
 
 func (p *partition) addWaiter(ch chan struct{}) {
 	p.mu.Lock()

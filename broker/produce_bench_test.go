@@ -36,27 +36,26 @@ func BenchmarkProduceHandling(b *testing.B) {
 	}
 }
 
-// BenchmarkProduceAuthorized is BenchmarkProduceHandling (acks=1, 1 KiB values) with the
-// authorizer on and 1,000 ACLs, as principal User:alice allowed by a literal ACL: the
-// difference to BenchmarkProduceHandling/acks=1/value=1024 is the authorization cost of a
-// produce request.
-func BenchmarkProduceAuthorized(b *testing.B) {
-	c := benchConn(b, "authorizer.class.name=kafka.security.authorizer.AclAuthorizer")
-	var bs []acl.Binding
-	for i := 0; i < 999; i++ {
-		bs = append(bs, acl.Binding{ResourceType: resTopic, ResourceName: fmt.Sprintf("topic-%d", i), Pattern: kmsg.ACLResourcePatternTypeLiteral,
-			Principal: fmt.Sprintf("User:u%d", i), Host: "*", Operation: opWrite, Permission: kmsg.ACLPermissionTypeAllow})
-	}
-	bs = append(bs, acl.Binding{ResourceType: resTopic, ResourceName: "bench", Pattern: kmsg.ACLResourcePatternTypeLiteral,
-		Principal: "User:alice", Host: "*", Operation: opWrite, Permission: kmsg.ACLPermissionTypeAllow})
-	c.s.authz.Load(bs)
-	c.principal = "User:alice"
-	frame := produceFrame(b, 1, 10, 1024)
-	b.SetBytes(10 * 1024)
-	b.ReportAllocs()
-	for b.Loop() {
-		if err := c.handleFrame(frame); err != nil {
-			b.Fatal(err)
+// BenchmarkProduceMetrics is BenchmarkProduceHandling's acks=1 case with metrics off and on
+// (metrics.listen), the cost of the instrumentation on the produce path.
+func BenchmarkProduceMetrics(b *testing.B) {
+	for _, on := range []bool{false, true} {
+		for _, size := range []int{100, 1024} {
+			b.Run(fmt.Sprintf("metrics=%v/value=%d", on, size), func(b *testing.B) {
+				var extra []string
+				if on {
+					extra = append(extra, "metrics.listen=127.0.0.1:0")
+				}
+				c := benchConn(b, extra...)
+				frame := produceFrame(b, 1, 10, size)
+				b.SetBytes(int64(10 * size))
+				b.ReportAllocs()
+				for b.Loop() {
+					if err := c.handleFrame(frame); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
 		}
 	}
 }
@@ -133,4 +132,29 @@ func rawBatch(n, size int) []byte {
 	raw = batch.AppendTo(nil)
 	batch.CRC = int32(crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
 	return batch.AppendTo(nil)
+}
+
+// BenchmarkProduceAuthorized is BenchmarkProduceHandling (acks=1, 1 KiB values) with the
+// authorizer on and 1,000 ACLs, as principal User:alice allowed by a literal ACL: the
+// difference to BenchmarkProduceHandling/acks=1/value=1024 is the authorization cost of a
+// produce request.
+func BenchmarkProduceAuthorized(b *testing.B) {
+	c := benchConn(b, "authorizer.class.name=kafka.security.authorizer.AclAuthorizer")
+	var bs []acl.Binding
+	for i := 0; i < 999; i++ {
+		bs = append(bs, acl.Binding{ResourceType: resTopic, ResourceName: fmt.Sprintf("topic-%d", i), Pattern: kmsg.ACLResourcePatternTypeLiteral,
+			Principal: fmt.Sprintf("User:u%d", i), Host: "*", Operation: opWrite, Permission: kmsg.ACLPermissionTypeAllow})
+	}
+	bs = append(bs, acl.Binding{ResourceType: resTopic, ResourceName: "bench", Pattern: kmsg.ACLResourcePatternTypeLiteral,
+		Principal: "User:alice", Host: "*", Operation: opWrite, Permission: kmsg.ACLPermissionTypeAllow})
+	c.s.authz.Load(bs)
+	c.principal = "User:alice"
+	frame := produceFrame(b, 1, 10, 1024)
+	b.SetBytes(10 * 1024)
+	b.ReportAllocs()
+	for b.Loop() {
+		if err := c.handleFrame(frame); err != nil {
+			b.Fatal(err)
+		}
+	}
 }

@@ -24,6 +24,9 @@ func newProducerIDs(meta *zkmeta.Metadata, brokerID int32) *producerIDs {
 	return &producerIDs{meta: meta, brokerID: brokerID, next: 0, end: -1}
 }
 
+// NextID hands out the next producer id (txn.ProducerIDs).
+func (p *producerIDs) NextID(ctx context.Context) (int64, error) { return p.nextID(ctx) }
+
 func (p *producerIDs) nextID(ctx context.Context) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()

@@ -11,6 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
+	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
 )
@@ -18,6 +20,9 @@ import (
 // Follower replication: one fetcher goroutine per leader broker fetches every partition this
 // broker follows from that leader with Fetch v12 (replica id = this broker), appends what it
 // gets with the leader's offsets, and takes the leader's high watermark.
+//
+// The follower also takes its leader's log start offset from every answer (bounded by its own
+// high watermark, as Kafka's ReplicaFetcherThread does) and reports its own in every fetch.
 //
 // A follower's log can hold batches its leader never had (it led an earlier epoch, or a stale
 // one, and appended before it was replaced). It is cut back to where the two logs agree, with
@@ -51,12 +56,17 @@ type fetcherManager struct {
 	ctx    context.Context
 	spawn  func(func()) // starts a goroutine the server waits for
 
+	// quota is the follower replication throttle (follower.replication.throttled.rate).
+	quota *quota.Replication
+	// metrics counts replicated bytes (nil: off).
+	metrics *metrics.Metrics
+
 	mu       sync.Mutex
 	fetchers map[int32]*replicaFetcher
 }
 
-func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), dial controller.Dialer, spawn func(func())) *fetcherManager {
-	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, dial: dial, ctx: ctx, spawn: spawn, fetchers: make(map[int32]*replicaFetcher)}
+func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), dial controller.Dialer, spawn func(func()), q *quota.Replication) *fetcherManager {
+	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, dial: dial, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
 }
 
 // follow moves p to the fetcher of leader (creating it), removing it from any other.
@@ -98,6 +108,15 @@ type fetchState struct {
 	// answer came back for the same log.
 	lastDivergence divergence
 	repeats        int
+	// caughtUp: the last fetch answer found the log at the leader's high watermark (Kafka's
+	// isReplicaInSync for the follower throttle). Touched by the fetcher goroutine only.
+	caughtUp bool
+}
+
+// throttled reports whether this replica is subject to the follower replication throttle:
+// listed in follower.replication.throttled.replicas and behind the leader.
+func (st *fetchState) throttled(self int32) bool {
+	return !st.caughtUp && quota.ThrottledReplicas(st.p.cfg.Load().FollowerThrottledReplicas, st.p.tp.Partition, self)
 }
 
 // divergence is one leader answer about a follower's epoch, with the follower's log end and
@@ -407,8 +426,13 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 	req.SessionID, req.SessionEpoch = 0, -1
 	byTopic := map[string]int{}
 	asked := make(map[log.TopicPartition]fetched, len(states))
+	now := time.Now()
+	exceeded := f.m.quota.Exceeded(now)
 	for _, st := range states {
 		p := st.p
+		if exceeded && st.throttled(f.m.self) {
+			continue // the follower throttle holds this replica back for now
+		}
 		i, ok := byTopic[p.tp.Topic]
 		if !ok {
 			i = len(req.Topics)
@@ -448,6 +472,10 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 			if !ok {
 				continue
 			}
+			if a.st.throttled(f.m.self) {
+				f.m.quota.Record(len(rp.RecordBatches), now)
+			}
+			f.m.metrics.ReplicationBytesIn(len(rp.RecordBatches))
 			if err := f.apply(a, rp); err != nil {
 				f.partitionFailed(tp, err, "replica fetch partition failed")
 			}
@@ -494,6 +522,14 @@ func (f *replicaFetcher) apply(a fetched, rp *kmsg.FetchResponseTopicPartition) 
 		}
 	}
 	p.setFollowerHW(rp.HighWatermark)
+	// The leader's log start offset (moved by its retention or DeleteRecords), never past this
+	// replica's high watermark; the segments below it go at this broker's next retention pass.
+	if start := min(rp.LogStartOffset, p.highWatermark()); start > p.log.LogStartOffset() {
+		if _, err := p.log.IncrementLogStartOffset(start, "leader's log start offset"); err != nil {
+			return err
+		}
+	}
+	st.caughtUp = p.log.LogEndOffset() >= rp.HighWatermark
 	return nil
 }
 

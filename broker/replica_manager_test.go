@@ -1,11 +1,15 @@
 package broker
 
 import (
+	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kbroker/broker/config"
 	"kbroker/log"
@@ -69,5 +73,68 @@ func TestLeaderAndIsrEpochs(t *testing.T) {
 	}
 	if p.isLeader.Load() || p.leaderEpoch.Load() != 4 {
 		t.Fatalf("after epoch 4: leader %v epoch %d", p.isLeader.Load(), p.leaderEpoch.Load())
+	}
+}
+
+// TestAlterPartitionRetriedUntilAnswered: a proposal whose request fails (the controller
+// unreachable, or not the controller any more) is sent again until answered, and the answer
+// is adopted; a refusal holds back the next expansion for a while.
+func TestAlterPartitionRetriedUntilAnswered(t *testing.T) {
+	cfg := config.Default()
+	cfg.LogDirs = []string{t.TempDir()}
+	rm := newReplicaManager(cfg, zerolog.Nop())
+	t.Cleanup(func() { _ = rm.close() })
+	tc, err := cfg.ResolveTopic(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tp := log.TopicPartition{Topic: "t", Partition: 0}
+	p, err := rm.makeLeader(tp, [16]byte{1}, tc, leaderState{leader: 0, leaderEpoch: 1, partitionEpoch: 5, replicas: []int32{0, 1}, isr: []int32{0, 1}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	answer := func(code int16, isr []int32, partitionEpoch int32) (kmsg.Response, error) {
+		resp := kmsg.NewPtrAlterPartitionResponse()
+		rt := kmsg.NewAlterPartitionResponseTopic()
+		rp := kmsg.NewAlterPartitionResponseTopicPartition()
+		rp.Partition, rp.ErrorCode, rp.LeaderID, rp.LeaderEpoch, rp.ISR, rp.PartitionEpoch = 0, code, 0, 1, isr, partitionEpoch
+		rt.Partitions = append(rt.Partitions, rp)
+		resp.Topics = append(resp.Topics, rt)
+		return resp, nil
+	}
+	c := &isrChanger{self: 0, brokerEpoch: func() int64 { return 7 }, logger: zerolog.Nop(), ctx: context.Background(),
+		spawn: func(f func()) { f() },
+		send: func(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+			calls++
+			switch calls {
+			case 1:
+				return nil, errors.New("connection refused")
+			case 2:
+				return answer(kerr.NotController.Code, nil, 0)
+			case 3:
+				return answer(0, []int32{0}, 6)
+			default:
+				return answer(kerr.InvalidUpdateVersion.Code, nil, 0)
+			}
+		}}
+	rm.isr = c
+	rm.proposeISR(p, []int32{0})
+	if calls != 3 {
+		t.Fatalf("%d AlterPartition requests, want 3 (two unanswered, then the answer)", calls)
+	}
+	p.mu.Lock()
+	isr, pe, inFlight := p.isr, p.partitionEpoch, p.isrInFlight
+	p.mu.Unlock()
+	if !slices.Equal(isr, []int32{0}) || pe != 6 || inFlight {
+		t.Fatalf("after the answer: ISR %v partition epoch %d in flight %v, want [0] 6 false", isr, pe, inFlight)
+	}
+
+	rm.proposeISR(p, []int32{0, 1}) // refused
+	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), -1, time.Now()); expand {
+		t.Fatal("expansion proposed again right after a refusal")
+	}
+	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), -1, time.Now().Add(2*isrRefusedBackoff)); !expand {
+		t.Fatal("expansion not proposed once the refusal backoff passed")
 	}
 }

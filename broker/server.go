@@ -17,15 +17,25 @@ import (
 	"kbroker/broker/auth"
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
+	"kbroker/broker/quota"
 	"kbroker/coordinator"
+	"kbroker/coordinator/txn"
 	"kbroker/log"
 	"kbroker/zkmeta"
 )
 
 // Server is one broker: listeners, connections, metadata and the partitions it hosts.
 type Server struct {
-	cfg    *config.Config
+	cfg    *config.Config // static: server.properties and --override (s.config() for dynamic keys)
 	logger zerolog.Logger
+
+	dyn      *config.Dynamic // the effective configuration, dynamic broker configs applied
+	dynMu    sync.Mutex      // serialises dynamic config changes; guards dynHooks
+	dynHooks []func(*config.Config)
+
+	// Client quotas (client_quotas.go): byte rates and request time, and partition mutations.
+	quotas, mutationQuotas *quota.Clients
 
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
@@ -45,6 +55,8 @@ type Server struct {
 
 	adminMu sync.Mutex
 	groups  *coordinator.Coordinator // consumer groups and committed offsets (groups.go)
+	txns    *txn.Coordinator         // transactions (txns.go)
+	peers   *peers                   // connections to other brokers for markers and verification
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -56,12 +68,16 @@ type Server struct {
 	authz     *acl.Authorizer   // nil without authorizer.class.name (authorize.go, acls.go)
 	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
 	brokerDialer *auth.BrokerDialer
-	connMu       sync.Mutex
-	conns        map[*conn]struct{}
-	perIP        map[string]int // open connections per client IP (max.connections.per.ip)
-	nconns       atomic.Int64
-	connSeq      atomic.Uint64
-	buffers      connBuffers // read and write buffers of connections with bytes in flight
+
+	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
+	metricsSrv *metrics.Server
+	serving    atomic.Bool // Start has finished
+	connMu     sync.Mutex
+	conns      map[*conn]struct{}
+	perIP      map[string]int // open connections per client IP (max.connections.per.ip)
+	nconns     atomic.Int64
+	connSeq    atomic.Uint64
+	buffers    connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
@@ -72,6 +88,10 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 	ctx, cancel := context.WithCancel(context.Background())
 	s := &Server{
 		cfg:    cfg,
+		dyn:    config.NewDynamic(cfg),
+		quotas: quota.NewClients(cfg.QuotaWindowNum, time.Duration(cfg.QuotaWindowSizeSeconds)*time.Second),
+		mutationQuotas: quota.NewClients(cfg.ControllerQuotaWindowNum,
+			time.Duration(cfg.ControllerQuotaWindowSizeSeconds)*time.Second),
 		logger: logger,
 		ctx:    ctx,
 		cancel: cancel,
@@ -79,6 +99,9 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 		perIP:  make(map[string]int),
 		cache:  newMetadataCache(),
 		creds:  auth.NewCredentials(),
+	}
+	if cfg.MetricsListen != "" {
+		s.metrics = metrics.New()
 	}
 	s.apis, s.apiRanges = buildAPITable(s)
 	return s
@@ -128,6 +151,12 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.clusterID, err = s.meta.ClusterID(ctx); err != nil {
 		return fmt.Errorf("cluster id: %w", err)
 	}
+	if err := s.loadDynamicConfig(ctx); err != nil {
+		return err
+	}
+	if err := s.loadQuotas(ctx); err != nil {
+		return err
+	}
 	if err := s.checkLogDirs(); err != nil {
 		return err
 	}
@@ -139,6 +168,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return fmt.Errorf("authorizer: %w", err)
 	}
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	if s.metrics != nil {
+		s.rm.onFlush = func(d time.Duration) { s.metrics.LogFlush(d.Seconds()) }
+	}
+	s.rm.setReplicationThrottles(s.config())
+	s.onConfigChange(s.rm.setReplicationThrottles)
+	s.rm.metrics = s.metrics
+	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger, s.metrics); err != nil {
+		return fmt.Errorf("log cleaner: %w", err)
+	}
 
 	if err := s.listen(); err != nil {
 		return err
@@ -159,6 +197,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, ls := range s.lns {
 			s.goroutine(func() { s.acceptLoop(ls) })
 		}
@@ -172,11 +211,15 @@ func (s *Server) Start(ctx context.Context) (err error) {
 			return err
 		}
 		s.startGroups()
+		s.startTxns()
 		for _, ls := range s.lns {
 			s.goroutine(func() { s.acceptLoop(ls) })
 		}
 	}
 	s.goroutine(s.checkpointLoop)
+	s.goroutine(s.retentionLoop)
+	s.startCleaner()
+	s.goroutine(s.startOffsetCheckpointLoop)
 	s.goroutine(s.userChangeLoop)
 	if s.authz != nil {
 		s.goroutine(s.aclChangeLoop)
@@ -184,6 +227,10 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	s.serving.Store(true)
 	s.logger.Info().
 		Int32("broker_id", s.cfg.BrokerID).
 		Str("cluster_id", s.clusterID).
@@ -294,6 +341,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		for _, l := range s.listeners {
 			l.Close()
 		}
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(ctx)
+		}
 		s.connMu.Lock()
 		for c := range s.conns {
 			c.close()
@@ -317,6 +367,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 // closeData flushes and closes every partition, writes checkpoints and closes the store.
 func (s *Server) closeData() error {
 	var first error
+	if s.peers != nil {
+		s.peers.close()
+	}
 	if s.rm != nil {
 		if err := s.rm.close(); err != nil {
 			first = err

@@ -233,7 +233,7 @@ func (s *Server) createTopicLocked(ctx context.Context, spec topicSpec, validate
 	if err != nil {
 		return nil, nil, err
 	}
-	tc, err := s.cfg.ResolveTopic(spec.configs)
+	tc, err := s.config().ResolveTopic(spec.configs)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -341,10 +341,10 @@ func (s *Server) loadTopics(ctx context.Context) error {
 		if err != nil && !errors.Is(err, zkmeta.ErrNoNode) {
 			return fmt.Errorf("reading config of topic %q: %w", name, err)
 		}
-		tc, err := s.cfg.ResolveTopic(overrides)
+		tc, err := s.config().ResolveTopic(overrides)
 		if err != nil {
 			s.logger.Warn().Err(err).Str("topic", name).Msg("stored topic config is invalid; using broker defaults")
-			tc, _ = s.cfg.ResolveTopic(nil)
+			tc, _ = s.config().ResolveTopic(nil)
 		}
 		t := &topicMeta{name: name, id: ta.ID, internal: isInternalTopic(name), overrides: overrides, config: tc}
 		if err := s.startPartitions(ctx, t, ta.Partitions, 0, false); err != nil {
@@ -380,6 +380,7 @@ func (s *Server) deleteTopic(ctx context.Context, name string) error {
 		})
 	}
 	s.cache.remove(name)
+	s.metrics.ForgetTopic(name)
 	var errs []error
 	for p := range t.partitions {
 		errs = append(errs, s.rm.removePartition(log.TopicPartition{Topic: name, Partition: int32(p)}))

@@ -211,7 +211,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, req.Group, topics)
+		res, err := c.fetchOffsets(ctx, req.Group, topics, version >= 7 && req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -235,6 +235,9 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				rp := kmsg.NewOffsetFetchResponseTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = fo.Partition, fo.Offset, fo.LeaderEpoch, strPtr(fo.Metadata)
 				rp.ErrorCode = res.Err
+				if rp.ErrorCode == 0 {
+					rp.ErrorCode = fo.Err
+				}
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			resp.Topics = append(resp.Topics, rt)
@@ -249,7 +252,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, g.Group, topics)
+		res, err := c.fetchOffsets(ctx, g.Group, topics, req.RequireStable)
 		if err != nil {
 			return nil, err
 		}
@@ -262,6 +265,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 			for _, fo := range o {
 				rp := kmsg.NewOffsetFetchResponseGroupTopicPartition()
 				rp.Partition, rp.Offset, rp.LeaderEpoch, rp.Metadata = fo.Partition, fo.Offset, fo.LeaderEpoch, strPtr(fo.Metadata)
+				rp.ErrorCode = fo.Err
 				rt.Partitions = append(rt.Partitions, rp)
 			}
 			rg.Topics = append(rg.Topics, rt)
@@ -271,8 +275,8 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 	return resp, nil
 }
 
-func (c *Coordinator) fetchOffsets(ctx context.Context, group string, topics []TopicPartitions) (FetchResult, error) {
-	ev := &FetchOffsets{Group: group, Topics: topics}
+func (c *Coordinator) fetchOffsets(ctx context.Context, group string, topics []TopicPartitions, requireStable bool) (FetchResult, error) {
+	ev := &FetchOffsets{Group: group, Topics: topics, RequireStable: requireStable}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
 	if err != nil {
 		return FetchResult{}, err
@@ -400,4 +404,59 @@ func (c *Coordinator) OffsetDelete(ctx context.Context, req *kmsg.OffsetDeleteRe
 		}
 	}
 	return resp, nil
+}
+
+// TxnOffsetCommit answers a TxnOffsetCommit request (v0-4) whose transaction check passed.
+// known tells whether a partition exists; others are answered UNKNOWN_TOPIC_OR_PARTITION.
+func (c *Coordinator) TxnOffsetCommit(ctx context.Context, version int16, req *kmsg.TxnOffsetCommitRequest, known func(topic string, partition int32) bool) (*kmsg.TxnOffsetCommitResponse, error) {
+	resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+	now := time.Now().UnixMilli()
+	ev := &TxnCommitOffsets{Group: req.Group, ProducerID: req.ProducerID, ProducerEpoch: req.ProducerEpoch, Generation: -1}
+	if version >= 3 {
+		ev.MemberID, ev.InstanceID, ev.Generation = req.MemberID, deref(req.InstanceID), req.Generation
+	}
+	type slot struct{ t, p, idx int }
+	var slots []slot
+	for ti, t := range req.Topics {
+		rt := kmsg.NewTxnOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for pi, p := range t.Partitions {
+			rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
+			rp.Partition = p.Partition
+			rt.Partitions = append(rt.Partitions, rp)
+			if !known(t.Topic, p.Partition) {
+				rt.Partitions[pi].ErrorCode = kerr.UnknownTopicOrPartition.Code
+				continue
+			}
+			co := CommitOffset{Topic: t.Topic, Partition: p.Partition, Offset: p.Offset, LeaderEpoch: -1, Metadata: deref(p.Metadata), CommitTs: now, ExpireTs: -1}
+			if version >= 2 && p.LeaderEpoch >= 0 {
+				co.LeaderEpoch = p.LeaderEpoch
+			}
+			slots = append(slots, slot{ti, pi, len(ev.Offsets)})
+			ev.Offsets = append(ev.Offsets, co)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	if len(ev.Offsets) == 0 {
+		return resp, nil
+	}
+	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
+	if err != nil {
+		return nil, err
+	}
+	errs := r.(CommitResult).Errs
+	for _, s := range slots {
+		code := errs[s.idx]
+		if version < 2 && code == kerr.CoordinatorLoadInProgress.Code {
+			code = kerr.CoordinatorNotAvailable.Code // clients before 2.0 do not expect it
+		}
+		resp.Topics[s.t].Partitions[s.p].ErrorCode = code
+	}
+	return resp, nil
+}
+
+// CompleteTxn tells the coordinator that a transaction marker of the producer was written
+// to a __consumer_offsets partition (WriteTxnMarkers). It does not wait.
+func (c *Coordinator) CompleteTxn(producerID int64, partition int32, commit bool) {
+	c.post(envelope{ev: TxnCompleted{ProducerID: producerID, Partition: partition, Commit: commit}})
 }

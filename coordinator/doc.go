@@ -7,7 +7,8 @@
 // Machine (machine.go, join.go, sync.go, offsets.go, admin.go, load.go) is a pure state
 // machine: Step(now, event) applies one event and returns effects. Events are the requests
 // (JoinGroup, SyncGroup, Heartbeat, LeaveGroup, CommitOffsets, FetchOffsets,
-// DescribeGroups, ListGroups, DeleteGroups, DeleteOffsets), TimerFired, AppendDone and the
+// DescribeGroups, ListGroups, DeleteGroups, DeleteOffsets, TxnCommitOffsets), TxnCompleted,
+// TimerFired, AppendDone and the
 // partition events (PartitionLoading, PartitionLoaded, PartitionUnloaded). Effects are Reply
 // (the answer to a request, possibly much later: JoinGroup and SyncGroup are parked until
 // the rebalance gets there), Append (records for a __consumer_offsets partition; the
@@ -49,6 +50,12 @@
 //     protocol does not change).
 //   - Protocol selection: same protocol type, a protocol every member supports, chosen by
 //     the members' preferences (ties go to the earliest member's preference).
+//   - Transactional offset commits (TxnOffsetCommit, txn_offsets.go): written in a
+//     transactional batch of the producer, they wait in the group until the transaction's
+//     marker reaches the group's partition (TxnCompleted, from WriteTxnMarkers): a commit
+//     applies them unless a later commit of the partition was written meanwhile, an abort
+//     drops them. OffsetFetch with require_stable answers UNSTABLE_OFFSET_COMMIT for a
+//     partition with commits pending. Loading replays the markers found in the log.
 //   - Persistence: OffsetCommitKey v1 / OffsetCommitValue v3 (v1 with an expire
 //     timestamp), GroupMetadataKey v2 / GroupMetadataValue v3; tombstones (null values)
 //     delete. The coordinator for a group leads partition

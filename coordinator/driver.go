@@ -161,7 +161,7 @@ func (c *Coordinator) load(partition int32) (PartitionLoaded, error) {
 		if len(data) == 0 || offset >= hw {
 			break
 		}
-		next, err := forEachBatchRecord(data, snap.apply)
+		next, err := forEachRecord(data, snap.applyRecord)
 		if err != nil {
 			return PartitionLoaded{}, fmt.Errorf("offset %d: %w", offset, err)
 		}
@@ -228,7 +228,11 @@ func (c *Coordinator) step(ev Event) {
 					ch <- e.Result
 				}
 			case Append:
-				err := c.log.Append(c.ctx, e.Partition, BuildBatch(e.Records, now.UnixMilli()))
+				batch := BuildBatch(e.Records, now.UnixMilli())
+				if e.Txn != nil {
+					batch = BuildTxnBatch(e.Records, now.UnixMilli(), e.Txn.ProducerID, e.Txn.ProducerEpoch)
+				}
+				err := c.log.Append(c.ctx, e.Partition, batch)
 				code := appendErrorCode(err)
 				if err != nil {
 					c.logger.Warn().Err(err).Int32("partition", e.Partition).Msg("append to __consumer_offsets failed")

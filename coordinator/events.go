@@ -122,19 +122,22 @@ type TopicPartitions struct {
 }
 
 // FetchOffsets asks the committed offsets of a group; Topics nil means all of them.
+// RequireStable (v7+) asks for UNSTABLE_OFFSET_COMMIT on partitions with commits pending.
 type FetchOffsets struct {
-	Req    uint64
-	Group  string
-	Topics []TopicPartitions
+	Req           uint64
+	Group         string
+	Topics        []TopicPartitions
+	RequireStable bool
 }
 
-// FetchedOffset is one committed offset (-1 when there is none).
+// FetchedOffset is one committed offset (-1 when there is none), or a partition error.
 type FetchedOffset struct {
 	Topic       string
 	Partition   int32
 	Offset      int64
 	LeaderEpoch int32
 	Metadata    string
+	Err         int16
 }
 
 // FetchResult answers a FetchOffsets. Offsets are in request order (sorted by topic and
@@ -142,6 +145,29 @@ type FetchedOffset struct {
 type FetchResult struct {
 	Err     int16
 	Offsets []FetchedOffset
+}
+
+// TxnCommitOffsets is a TxnOffsetCommit request: offsets committed as part of the
+// producer's transaction, applied when its commit marker reaches the group's partition.
+// MemberID, InstanceID and Generation are set from v3 (KIP-447); before, "" and -1.
+type TxnCommitOffsets struct {
+	Req           uint64
+	Group         string
+	ProducerID    int64
+	ProducerEpoch int16
+	MemberID      string
+	InstanceID    string
+	Generation    int32
+	Offsets       []CommitOffset
+}
+
+// TxnCompleted reports that a transaction marker of the producer was written to
+// __consumer_offsets partition Partition: its pending offsets there are applied (Commit)
+// or dropped.
+type TxnCompleted struct {
+	ProducerID int64
+	Partition  int32
+	Commit     bool
 }
 
 // DescribeGroups is a DescribeGroups request.
@@ -215,13 +241,15 @@ type DeleteOffsetsResult struct {
 	Errs [][]int16
 }
 
-func (*JoinGroup) event()      {}
-func (*SyncGroup) event()      {}
-func (*Heartbeat) event()      {}
-func (*LeaveGroup) event()     {}
-func (*CommitOffsets) event()  {}
-func (*FetchOffsets) event()   {}
-func (*DescribeGroups) event() {}
-func (*ListGroups) event()     {}
-func (*DeleteGroups) event()   {}
-func (*DeleteOffsets) event()  {}
+func (*JoinGroup) event()        {}
+func (*SyncGroup) event()        {}
+func (*Heartbeat) event()        {}
+func (*LeaveGroup) event()       {}
+func (*CommitOffsets) event()    {}
+func (*FetchOffsets) event()     {}
+func (*DescribeGroups) event()   {}
+func (*ListGroups) event()       {}
+func (*DeleteGroups) event()     {}
+func (*DeleteOffsets) event()    {}
+func (*TxnCommitOffsets) event() {}
+func (TxnCompleted) event()      {}

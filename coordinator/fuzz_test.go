@@ -24,7 +24,7 @@ func FuzzLoadPartition(f *testing.F) {
 	f.Fuzz(func(t *testing.T, data []byte) {
 		_, _ = LoadPartition(0, [][]byte{data})
 		if snap := newSnapshot(); len(data) > 2 {
-			_ = snap.apply(data[:len(data)/2], data[len(data)/2:])
+			_ = snap.apply(0, data[:len(data)/2], data[len(data)/2:])
 		}
 	})
 }

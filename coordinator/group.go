@@ -121,6 +121,9 @@ type group struct {
 
 	offsets        map[topicPartition]offsetEntry
 	pendingCommits map[topicPartition]int
+	// pendingTxn holds transactional offset commits (TxnOffsetCommit) by producer id until
+	// the transaction's marker commits or aborts them (txn_offsets.go).
+	pendingTxn map[int64]map[topicPartition]offsetEntry
 }
 
 // joinTimer describes the armed join timer: Kafka's DelayedJoin or InitialDelayedJoin.
@@ -142,6 +145,7 @@ func newGroup(id string, partition int32, now int64) *group {
 		pendingSync:    map[string]bool{},
 		offsets:        map[topicPartition]offsetEntry{},
 		pendingCommits: map[topicPartition]int{},
+		pendingTxn:     map[int64]map[topicPartition]offsetEntry{},
 	}
 }
 

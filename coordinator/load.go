@@ -21,9 +21,17 @@ func (m *Machine) loaded(p int32, snap *snapshot) {
 	}
 	for id := range snap.offsets {
 		if !seen[id] {
-			ids = append(ids, id)
+			ids, seen[id] = append(ids, id), true
 		}
 	}
+	for _, byGroup := range snap.pendingTxn {
+		for id := range byGroup {
+			if !seen[id] {
+				ids, seen[id] = append(ids, id), true
+			}
+		}
+	}
+	m.order = max(m.order, snap.maxOffset)
 	sort.Strings(ids)
 	for _, id := range ids {
 		g := newGroup(id, p, -1)
@@ -74,6 +82,11 @@ func (m *Machine) loaded(p int32, snap *snapshot) {
 		for tp, e := range snap.offsets[id] {
 			g.offsets[tp] = e
 		}
+		for pid, byGroup := range snap.pendingTxn {
+			if offs := byGroup[id]; len(offs) > 0 {
+				g.pendingTxn[pid] = offs
+			}
+		}
 		m.groups[id] = g
 		for _, mid := range g.order {
 			m.scheduleHeartbeat(g, g.members[mid], int64(g.members[mid].sessionTimeoutMs))
@@ -123,7 +136,7 @@ func (m *Machine) unload(p int32) {
 func LoadPartition(partition int32, batches [][]byte) (PartitionLoaded, error) {
 	snap := newSnapshot()
 	for _, b := range batches {
-		if _, err := forEachBatchRecord(b, snap.apply); err != nil {
+		if _, err := forEachRecord(b, snap.applyRecord); err != nil {
 			return PartitionLoaded{}, err
 		}
 	}

@@ -38,11 +38,19 @@ type Reply struct {
 }
 
 // Append asks the driver to append Records to partition Partition of __consumer_offsets as
-// one batch and to report the outcome with AppendDone{Token}.
+// one batch and to report the outcome with AppendDone{Token}. With Txn set, the batch is
+// transactional, of that producer (TxnOffsetCommit).
 type Append struct {
 	Token     uint64
 	Partition int32
 	Records   []Record
+	Txn       *TxnProducer
+}
+
+// TxnProducer is the producer of a transactional batch.
+type TxnProducer struct {
+	ProducerID    int64
+	ProducerEpoch int16
 }
 
 // ArmTimer asks for TimerFired{Key, Seq} after AfterMs; it replaces any timer with that key.
@@ -127,6 +135,7 @@ type Machine struct {
 	groups map[string]*group
 
 	now     int64
+	order   int64 // last order given to an offset commit (offsetEntry.order)
 	seq     uint64
 	timers  map[TimerKey]uint64
 	appends map[uint64]func(code int16)
@@ -179,6 +188,10 @@ func (m *Machine) Step(now int64, ev Event) []Effect {
 		m.deleteGroups(e)
 	case *DeleteOffsets:
 		m.deleteOffsets(e)
+	case *TxnCommitOffsets:
+		m.txnCommit(e)
+	case TxnCompleted:
+		m.txnCompleted(e)
 	case TimerFired:
 		m.timerFired(e)
 	case AppendDone:
@@ -225,6 +238,12 @@ func (m *Machine) appendRecords(partition int32, records []Record, done func(cod
 	m.seq++
 	m.appends[m.seq] = done
 	m.out = append(m.out, Append{Token: m.seq, Partition: partition, Records: records})
+}
+
+// nextOrder is the order of an offset commit that was just appended (offsetEntry.order).
+func (m *Machine) nextOrder() int64 {
+	m.order++
+	return m.order
 }
 
 // partitionFor is the __consumer_offsets partition of a group.

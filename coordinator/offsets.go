@@ -91,6 +91,7 @@ func (m *Machine) storeOffsets(g *group, ev *CommitOffsets) {
 	}
 	m.appendRecords(g.partition, records, func(code int16) {
 		current := m.groups[g.id] == g && !g.is(Dead)
+		order := m.nextOrder()
 		for _, i := range idx {
 			o := ev.Offsets[i]
 			tp := topicPartition{o.Topic, o.Partition}
@@ -99,7 +100,7 @@ func (m *Machine) storeOffsets(g *group, ev *CommitOffsets) {
 			}
 			errs[i] = code
 			if code == 0 && current {
-				g.offsets[tp] = offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTs: o.CommitTs, expireTs: o.ExpireTs}
+				g.offsets[tp] = offsetEntry{offset: o.Offset, leaderEpoch: o.LeaderEpoch, metadata: o.Metadata, commitTs: o.CommitTs, expireTs: o.ExpireTs, order: order}
 			}
 		}
 		m.reply(ev.Req, CommitResult{Errs: errs})
@@ -117,10 +118,21 @@ func (m *Machine) fetchOffsets(ev *FetchOffsets) {
 		g = nil
 	}
 	var res FetchResult
+	// With require_stable (OffsetFetch v7+, KIP-447), a partition with a commit in flight or
+	// a transactional commit awaiting its marker is UNSTABLE_OFFSET_COMMIT: the consumer
+	// asks again.
+	unstable := func(fo *FetchedOffset) {
+		tp := topicPartition{fo.Topic, fo.Partition}
+		if ev.RequireStable && g != nil && (g.pendingCommits[tp] > 0 || g.hasPendingTxn(tp)) {
+			fo.Offset, fo.LeaderEpoch, fo.Metadata, fo.Err = -1, -1, "", kerr.UnstableOffsetCommit.Code
+		}
+	}
 	if ev.Topics == nil {
 		if g != nil {
 			for tp, e := range g.offsets {
-				res.Offsets = append(res.Offsets, FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: e.offset, LeaderEpoch: e.leaderEpoch, Metadata: e.metadata})
+				fo := FetchedOffset{Topic: tp.topic, Partition: tp.partition, Offset: e.offset, LeaderEpoch: e.leaderEpoch, Metadata: e.metadata}
+				unstable(&fo)
+				res.Offsets = append(res.Offsets, fo)
 			}
 		}
 		sort.Slice(res.Offsets, func(i, j int) bool {
@@ -138,6 +150,7 @@ func (m *Machine) fetchOffsets(ev *FetchOffsets) {
 					fo.Offset, fo.LeaderEpoch, fo.Metadata = e.offset, e.leaderEpoch, e.metadata
 				}
 			}
+			unstable(&fo)
 			res.Offsets = append(res.Offsets, fo)
 		}
 	}
@@ -196,7 +209,7 @@ func (m *Machine) cleanupGroup(g *group, remove []topicPartition) []Record {
 			records = append(records, offsetTombstone(g.id, tp))
 		}
 	}
-	if g.is(Empty) && len(g.offsets) == 0 && len(g.pendingCommits) == 0 {
+	if g.is(Empty) && len(g.offsets) == 0 && len(g.pendingCommits) == 0 && len(g.pendingTxn) == 0 {
 		m.transition(g, Dead)
 	}
 	if g.is(Dead) {
@@ -227,7 +240,7 @@ func (m *Machine) expireOffsets() {
 		var expired []topicPartition
 		check := func(base func(offsetEntry) int64, skip func(string) bool) {
 			for tp, e := range g.offsets {
-				if g.pendingCommits[tp] > 0 || skip != nil && skip(tp.topic) {
+				if g.pendingCommits[tp] > 0 || g.hasPendingTxn(tp) || skip != nil && skip(tp.topic) {
 					continue
 				}
 				if e.expireTs >= 0 {

@@ -40,6 +40,10 @@ type offsetEntry struct {
 	metadata    string
 	commitTs    int64
 	expireTs    int64 // -1 unless an old client set a retention time
+	// order is where the commit stands in the partition's log (its record's offset when
+	// loaded, a counter above every loaded offset for later appends): a transactional
+	// commit completed by its marker replaces only an older one (Kafka's olderThan).
+	order int64
 }
 
 func offsetKey(group string, tp topicPartition) []byte {
@@ -117,6 +121,16 @@ func nonNil(b []byte) []byte {
 // timestamps now (ms), no producer id, and a correct length and CRC-32C, ready for the
 // partition's append path.
 func BuildBatch(records []Record, now int64) []byte {
+	return buildBatch(records, now, -1, -1, -1, 0)
+}
+
+// BuildTxnBatch is BuildBatch for a transactional batch of a producer, as Kafka writes a
+// TxnOffsetCommit: producer id and epoch, base sequence 0, the transactional attribute.
+func BuildTxnBatch(records []Record, now, producerID int64, producerEpoch int16) []byte {
+	return buildBatch(records, now, producerID, producerEpoch, 0, 0x10)
+}
+
+func buildBatch(records []Record, now, producerID int64, producerEpoch int16, baseSequence int32, attributes int16) []byte {
 	var raw []byte
 	var body []byte
 	for i, r := range records {
@@ -134,12 +148,13 @@ func BuildBatch(records []Record, now int64) []byte {
 		FirstOffset:          0,
 		PartitionLeaderEpoch: -1,
 		Magic:                2,
+		Attributes:           attributes,
 		LastOffsetDelta:      int32(len(records) - 1),
 		FirstTimestamp:       now,
 		MaxTimestamp:         now,
-		ProducerID:           -1,
-		ProducerEpoch:        -1,
-		FirstSequence:        -1,
+		ProducerID:           producerID,
+		ProducerEpoch:        producerEpoch,
+		FirstSequence:        baseSequence,
 		NumRecords:           int32(len(records)),
 		Records:              raw,
 	}
@@ -152,9 +167,30 @@ func BuildBatch(records []Record, now int64) []byte {
 // errShortBatch means the data ended inside a batch; the reader asks for more from there.
 var errShortBatch = errors.New("partial batch")
 
-// forEachBatchRecord walks whole batches in data, calling fn for every record of every
+// ForEachBatchRecord walks whole batches in data, calling fn for every record of every
 // non-control batch, and returns the offset after the last whole batch (or -1 if none).
-func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, error) {
+func ForEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, error) {
+	return forEachRecord(data, func(r logRecord) error {
+		if r.control {
+			return nil
+		}
+		return fn(r.key, r.value)
+	})
+}
+
+// logRecord is one record read back from the log, with what its batch says of it.
+type logRecord struct {
+	offset     int64
+	producerID int64
+	txn        bool // in a transactional batch
+	control    bool // a transaction marker: commit tells which
+	commit     bool
+	key, value []byte
+}
+
+// forEachRecord walks whole batches in data, calling fn for every record (a control
+// batch's marker included), and returns the offset after the last whole batch (or -1).
+func forEachRecord(data []byte, fn func(r logRecord) error) (int64, error) {
 	next := int64(-1)
 	for len(data) > 0 {
 		h, err := protocol.ParseBatchHeader(data)
@@ -177,12 +213,18 @@ func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, e
 		batch := data[:size]
 		data = data[size:]
 		next = h.BaseOffset + int64(h.LastOffsetDelta) + 1
-		if h.Attributes&0x20 != 0 { // control batch (transaction markers)
-			continue
-		}
 		var ferr error
 		err = protocol.ForEachRecord(batch, 0, func(rv protocol.RecordView) bool {
-			ferr = fn(rv.Key, rv.Value)
+			r := logRecord{offset: h.BaseOffset + int64(rv.OffsetDelta), producerID: h.ProducerID,
+				txn: h.Attributes&0x10 != 0, control: h.Control(), key: rv.Key, value: rv.Value}
+			if r.control {
+				var k kmsg.ControlRecordKey
+				if k.ReadFrom(rv.Key) != nil || k.Type > kmsg.ControlRecordKeyTypeCommit {
+					return true // not a transaction marker
+				}
+				r.commit = k.Type == kmsg.ControlRecordKeyTypeCommit
+			}
+			ferr = fn(r)
 			return ferr == nil
 		})
 		if err != nil {
@@ -196,18 +238,89 @@ func forEachBatchRecord(data []byte, fn func(key, value []byte) error) (int64, e
 }
 
 // snapshot is the state of one __consumer_offsets partition rebuilt from its records: the
-// last value for every key, tombstones applied.
+// last value for every key, tombstones applied; transactional offset commits wait in
+// pendingTxn (by producer id) for their marker, which applies or drops them.
 type snapshot struct {
-	offsets map[string]map[topicPartition]offsetEntry
-	groups  map[string]*kmsg.GroupMetadataValue
+	offsets    map[string]map[topicPartition]offsetEntry
+	groups     map[string]*kmsg.GroupMetadataValue
+	pendingTxn map[int64]map[string]map[topicPartition]offsetEntry
+	maxOffset  int64 // of the records read, -1 when none
 }
 
 func newSnapshot() *snapshot {
-	return &snapshot{offsets: map[string]map[topicPartition]offsetEntry{}, groups: map[string]*kmsg.GroupMetadataValue{}}
+	return &snapshot{offsets: map[string]map[topicPartition]offsetEntry{}, groups: map[string]*kmsg.GroupMetadataValue{},
+		pendingTxn: map[int64]map[string]map[topicPartition]offsetEntry{}, maxOffset: -1}
 }
 
-// apply applies one record. Keys of unknown versions are an error, as in Kafka.
-func (s *snapshot) apply(key, value []byte) error {
+// applyRecord applies one record read back from the log (Kafka's loadGroupsAndOffsets).
+func (s *snapshot) applyRecord(r logRecord) error {
+	s.maxOffset = max(s.maxOffset, r.offset)
+	if r.control {
+		pending := s.pendingTxn[r.producerID]
+		delete(s.pendingTxn, r.producerID)
+		if !r.commit {
+			return nil
+		}
+		for group, offs := range pending {
+			for tp, e := range offs {
+				if cur, ok := s.offsets[group][tp]; ok && cur.order > e.order {
+					continue // a later commit of the partition stays
+				}
+				s.setOffset(group, tp, e)
+			}
+		}
+		return nil
+	}
+	if r.txn && r.producerID >= 0 && len(r.key) >= 2 && binary.BigEndian.Uint16(r.key) <= 1 && r.value != nil {
+		var k kmsg.OffsetCommitKey
+		if err := k.ReadFrom(r.key); err != nil {
+			return fmt.Errorf("offset commit key: %w", err)
+		}
+		e, err := readOffsetValue(k, r.value)
+		if err != nil {
+			return err
+		}
+		e.order = r.offset
+		byGroup := s.pendingTxn[r.producerID]
+		if byGroup == nil {
+			byGroup = map[string]map[topicPartition]offsetEntry{}
+			s.pendingTxn[r.producerID] = byGroup
+		}
+		if byGroup[k.Group] == nil {
+			byGroup[k.Group] = map[topicPartition]offsetEntry{}
+		}
+		byGroup[k.Group][topicPartition{k.Topic, k.Partition}] = e
+		return nil
+	}
+	return s.apply(r.offset, r.key, r.value)
+}
+
+func (s *snapshot) setOffset(group string, tp topicPartition, e offsetEntry) {
+	m := s.offsets[group]
+	if m == nil {
+		m = map[topicPartition]offsetEntry{}
+		s.offsets[group] = m
+	}
+	m[tp] = e
+}
+
+func readOffsetValue(k kmsg.OffsetCommitKey, value []byte) (offsetEntry, error) {
+	var v kmsg.OffsetCommitValue
+	if err := v.ReadFrom(value); err != nil {
+		return offsetEntry{}, fmt.Errorf("offset commit value for %s %s-%d: %w", k.Group, k.Topic, k.Partition, err)
+	}
+	e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTs: v.CommitTimestamp, expireTs: -1}
+	if v.Version >= 3 {
+		e.leaderEpoch = v.LeaderEpoch
+	}
+	if v.Version == 1 {
+		e.expireTs = v.ExpireTimestamp
+	}
+	return e, nil
+}
+
+// apply applies one record at offset. Keys of unknown versions are an error, as in Kafka.
+func (s *snapshot) apply(offset int64, key, value []byte) error {
 	if len(key) < 2 {
 		return fmt.Errorf("record key of %d bytes", len(key))
 	}
@@ -227,23 +340,12 @@ func (s *snapshot) apply(key, value []byte) error {
 			}
 			return nil
 		}
-		var v kmsg.OffsetCommitValue
-		if err := v.ReadFrom(value); err != nil {
-			return fmt.Errorf("offset commit value for %s %s-%d: %w", k.Group, k.Topic, k.Partition, err)
+		e, err := readOffsetValue(k, value)
+		if err != nil {
+			return err
 		}
-		e := offsetEntry{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitTs: v.CommitTimestamp, expireTs: -1}
-		if v.Version >= 3 {
-			e.leaderEpoch = v.LeaderEpoch
-		}
-		if v.Version == 1 {
-			e.expireTs = v.ExpireTimestamp
-		}
-		m := s.offsets[k.Group]
-		if m == nil {
-			m = map[topicPartition]offsetEntry{}
-			s.offsets[k.Group] = m
-		}
-		m[tp] = e
+		e.order = offset
+		s.setOffset(k.Group, tp, e)
 	case 2:
 		var k kmsg.GroupMetadataKey
 		if err := k.ReadFrom(key); err != nil {

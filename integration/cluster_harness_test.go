@@ -218,10 +218,12 @@ func (z *zkProcess) ephemerals() ([]string, error) {
 // testCluster is ZooKeeper plus brokers with ids 1..n, each with a probe
 // client that talks to that broker only.
 type testCluster struct {
-	t       testing.TB
-	zk      *zkProcess
-	ids     []int32
-	brokers map[int32]*Broker
+	t         testing.TB
+	zk        *zkProcess
+	ids       []int32
+	brokers   map[int32]*Broker
+	overrides []string // the test's overrides, for brokers added later
+	listener  string   // the name of each broker's one listener ("" = PLAINTEXT)
 
 	mu     sync.Mutex
 	probes map[int32]*kgo.Client
@@ -258,7 +260,8 @@ func startCluster(t testing.TB, overrides ...string) *testCluster {
 // makes.
 func startClusterOn(t testing.TB, zk *zkProcess, listener string, clientOpts []kgo.Opt, overrides ...string) *testCluster {
 	t.Helper()
-	c := &testCluster{t: t, zk: zk, brokers: map[int32]*Broker{}, probes: map[int32]*kgo.Client{}, down: map[int32]string{}, clientOpts: clientOpts}
+	c := &testCluster{t: t, zk: zk, brokers: map[int32]*Broker{}, overrides: overrides, listener: listener, probes: map[int32]*kgo.Client{},
+		down: map[int32]string{}, clientOpts: clientOpts}
 	for id := int32(1); id <= 3; id++ {
 		ov := append([]string{"broker.id=" + strconv.Itoa(int(id))}, clusterOverrides(zk)...)
 		b := newBroker(t, brokerOpts{listener: listener, overrides: append(ov, overrides...)})
@@ -287,6 +290,30 @@ func startClusterOn(t testing.TB, zk *zkProcess, listener string, clientOpts []k
 	})
 	c.waitFormed(t, 30*time.Second)
 	return c
+}
+
+// addBroker starts one more broker, id, with the cluster's settings and waits until the
+// cluster lists it (a broker joining a running cluster holds no partitions until some are
+// assigned or reassigned to it).
+func (c *testCluster) addBroker(t testing.TB, id int32) {
+	t.Helper()
+	if _, ok := c.brokers[id]; ok {
+		t.Fatalf("broker %d is already in the cluster", id)
+	}
+	ov := append([]string{"broker.id=" + strconv.Itoa(int(id))}, clusterOverrides(c.zk)...)
+	b := newBroker(t, brokerOpts{listener: c.listener, overrides: append(ov, c.overrides...)})
+	t.Cleanup(func() { b.signal(syscall.SIGCONT) })
+	if err := b.launch(); err != nil {
+		t.Fatalf("start broker %d: %v", id, err)
+	}
+	if err := b.waitReady(readyTimeout); err != nil {
+		t.Fatalf("broker %d not ready: %v", id, err)
+	}
+	c.mu.Lock()
+	c.ids = append(c.ids, id)
+	c.brokers[id] = b
+	c.mu.Unlock()
+	c.waitFormed(t, 30*time.Second)
 }
 
 // broker is the process of broker id.

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // Append takes exactly one validated client batch (magic 2), checks producer
@@ -12,6 +13,18 @@ import (
 // slice may be modified in place (header fields only; the CRC does not cover
 // them). Safe for concurrent use (serialised internally).
 func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
+	return l.appendOrigin(batch, leaderEpoch, originClient)
+}
+
+// appendOrigin is Append for a batch from a client or from a coordinator of this broker
+// (markers, transactional offset commits), which Kafka checks differently.
+func (l *Log) appendOrigin(batch []byte, leaderEpoch int32, origin appendOrigin) (AppendResult, error) {
+	return l.appendGuarded(batch, leaderEpoch, origin, 0, false)
+}
+
+// appendGuarded is appendOrigin that, with verify, applies the transaction verification
+// guard (AppendVerified).
+func (l *Log) appendGuarded(batch []byte, leaderEpoch int32, origin appendOrigin, guard uint64, verify bool) (AppendResult, error) {
 	h, ok := splitBatch(batch)
 	if !ok || h.size() != int64(len(batch)) {
 		return AppendResult{}, fmt.Errorf("%w: not exactly one magic 2 batch (%d bytes)", ErrCorruptBatch, len(batch))
@@ -21,8 +34,14 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 		l.mu.Unlock()
 		return AppendResult{}, err
 	}
-	if h.ProducerID >= 0 {
-		dup, err := l.producers.check(&h)
+	if h.isControl() {
+		if err := l.producers.checkMarker(&h, markerOf(batch, &h)); err != nil {
+			res := AppendResult{LogStartOffset: l.logStart}
+			l.mu.Unlock()
+			return res, err
+		}
+	} else if h.ProducerID >= 0 {
+		dup, err := l.producers.check(&h, origin == originClient)
 		if err != nil {
 			res := AppendResult{LogStartOffset: l.logStart}
 			l.mu.Unlock()
@@ -32,6 +51,13 @@ func (l *Log) Append(batch []byte, leaderEpoch int32) (AppendResult, error) {
 			res := AppendResult{FirstOffset: dup.firstOffset, LastOffset: dup.lastOffset, Duplicate: true, LogStartOffset: l.logStart}
 			l.mu.Unlock()
 			return res, nil
+		}
+		if verify {
+			if err := l.producers.checkGuard(&h, guard); err != nil {
+				res := AppendResult{LogStartOffset: l.logStart}
+				l.mu.Unlock()
+				return res, err
+			}
 		}
 	}
 	h.BaseOffset = l.logEnd
@@ -174,7 +200,9 @@ func (l *Log) appendLocked(b []byte, h *batchHeader) error {
 	}
 	l.size += int64(len(b))
 	l.logEnd = h.lastOffset() + 1
-	l.producers.update(h)
+	if err := l.addAborted(l.producers.update(h, markerOf(b, h))); err != nil {
+		return l.fail(err)
+	}
 	return nil
 }
 
@@ -280,10 +308,14 @@ func (l *Log) flushTo(offset, upTo int64) error {
 	l.mu.RUnlock()
 
 	var err error
+	start := time.Now()
 	for _, s := range segs {
 		if err = s.sync(); err != nil {
 			break
 		}
+	}
+	if err == nil && len(segs) > 0 && l.opts.OnFlush != nil {
+		l.opts.OnFlush(time.Since(start))
 	}
 	if err == nil && needDir {
 		err = syncDir(l.fs, l.dir)

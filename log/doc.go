@@ -7,12 +7,18 @@
 // Open(dir, Options) recovers and returns a *Log. Append assigns offsets to
 // one client batch (checking idempotent-producer sequences); AppendAsFollower
 // appends batches that already carry offsets; Read returns whole batches;
-// TruncateTo, DeleteBefore and TruncateFullyAndStartAt move the ends; Flush,
-// Roll, Close and Delete manage files. Every method is safe for concurrent
-// use: writes are serialised by a mutex, reads share it (RWMutex + ReadAt),
-// fsync runs outside it. The package starts no goroutines. After an I/O error
-// on the write path a Log refuses writes (ErrLogFailed) until reopened; Open
-// repairs what the error left behind.
+// TruncateTo and TruncateFullyAndStartAt move the end; IncrementLogStartOffset,
+// DeleteOldSegments (retention, see retention.go) and DeleteBefore move the
+// start; Flush, Roll, Reconfigure, Close and Delete manage files and settings.
+// The log cleaner (package log/cleaner) reads and replaces sealed segments
+// through the narrow surface of clean.go.
+// Every method is safe for concurrent use: writes are serialised by a mutex,
+// reads share it (RWMutex + ReadAt), fsync runs outside it. The only
+// goroutines the package starts are short-lived: the flush of the segments
+// before a roll, and the removal of deleted segments' files after
+// file.delete.delay.ms. After an I/O error on the write path a Log refuses
+// writes (ErrLogFailed) until reopened; Open repairs what the error left
+// behind.
 //
 // Also here: the per-log-dir checkpoint files (ReadCheckpoint,
 // WriteCheckpoint), meta.properties (ReadMeta, WriteMeta), partition
@@ -25,11 +31,13 @@
 //	├── meta.properties                    "#", cluster.id=<id>, version=0, broker.id=<n>
 //	├── recovery-point-offset-checkpoint   ┐ "0\n" <count> "\n"
 //	├── replication-offset-checkpoint      ├ then "<topic> <partition> <offset>\n" per line
-//	├── log-start-offset-checkpoint        ┘ (written: .tmp, fsync, rename, fsync dir)
+//	├── log-start-offset-checkpoint        │ (written: .tmp, fsync, rename, fsync dir)
+//	├── cleaner-offset-checkpoint          ┘ first dirty offsets (package log/cleaner)
 //	└── <topic>-<partition>/               one directory per partition
 //	    ├── 00000000000000000000.log        segment: batches exactly as on the wire,
 //	    ├── 00000000000000000000.index      named by the base offset (20 digits)
 //	    ├── 00000000000000000000.timeindex
+//	    ├── 00000000000000000000.txnindex   aborted transactions (only when there are)
 //	    ├── 00000000000000000000.snapshot   producer state at that offset (ours)
 //	    ├── 00000000000000004096.log        next segment, base = previous log end
 //	    ├── ...
@@ -88,11 +96,25 @@
 // when an index is full (MaxIndexBytes), or when a relative offset would
 // overflow int32.
 //
-// <offset>.snapshot holds the idempotent-producer state (epoch and the last 5
-// batches' sequences and offsets per producer id) as of that offset; it is
-// written at each roll and at Close. Its format is our own (version 100,
-// CRC-32C protected, see producer.go); Kafka treats it as a corrupt snapshot
-// and rebuilds from the log, as we do when a snapshot is missing.
+// <offset>.snapshot holds the producer state (epoch and the last 5 batches'
+// sequences and offsets per producer id, its open transaction's first offset
+// and coordinator epoch) as of that offset, and how many aborted transactions
+// each segment's .txnindex holds; it is written at each roll and at Close. Its
+// format is our own (version 101, CRC-32C protected, see producer.go); Kafka
+// treats it as a corrupt snapshot and rebuilds from the log, as we do when a
+// snapshot is missing.
+//
+// Transactions (txn.go, txnindex.go): a producer's first transactional batch
+// opens its transaction in the partition, a control batch (commit or abort
+// marker) closes it. FirstUnstableOffset gives what the last stable offset
+// needs (read_committed reads below it). The .txnindex of a segment is
+// Kafka's: one 34-byte entry per transaction aborted by a marker in that
+// segment (int16 version 0, int64 producerId, firstOffset, lastOffset,
+// lastStableOffset), created with its first entry. AbortedTxns answers a
+// read_committed fetch from them. Open rebuilds, by replaying batch headers
+// from a producer snapshot, the indexes of segments recovery found data in
+// beyond the recovery point, of torn or inconsistent .txnindex files, and of
+// segments whose entries differ from the snapshot's count (a lost file).
 //
 // # Recovery
 //
@@ -101,8 +123,10 @@
 // each batch's length, magic and CRC-32C and that offsets increase; the first
 // torn or corrupt batch and everything after it is cut, later segments are
 // deleted, and one Warn line reports the offset and bytes dropped. Leftover
-// .deleted, .cleaned, .swap and .tmp files and *-delete directories are
-// removed. Removing segments (TruncateTo, DeleteBefore) renames each file to
-// .deleted before removing it, newest segment first for TruncateTo and
-// oldest first for DeleteBefore, so a crash always leaves a contiguous log.
+// .deleted, .cleaned and .tmp files and *-delete directories are removed; a
+// segment swap of the cleaner that a crash interrupted is completed or undone
+// from its .swap and .cleaned files (clean.go). Removing segments (TruncateTo, retention) renames each file to
+// .deleted before removing it (at once, or file.delete.delay.ms later for
+// retention), newest segment first for TruncateTo and oldest first for
+// retention, so a crash always leaves a contiguous log.
 package log

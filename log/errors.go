@@ -10,6 +10,13 @@ var (
 	// ErrInvalidProducerEpoch: the batch carries an epoch older than the
 	// producer's current one (INVALID_PRODUCER_EPOCH).
 	ErrInvalidProducerEpoch = errors.New("log: invalid producer epoch")
+	// ErrInvalidTxnState: a non-transactional batch from a producer with a
+	// transaction open in the partition (INVALID_TXN_STATE).
+	ErrInvalidTxnState = errors.New("log: invalid transaction state")
+	// ErrTransactionCoordinatorFenced: a transaction marker from an older
+	// coordinator epoch than the partition has seen
+	// (TRANSACTION_COORDINATOR_FENCED).
+	ErrTransactionCoordinatorFenced = errors.New("log: transaction coordinator fenced")
 	// ErrOffsetOutOfRange: an offset outside [LogStartOffset, LogEndOffset]
 	// (OFFSET_OUT_OF_RANGE).
 	ErrOffsetOutOfRange = errors.New("log: offset out of range")

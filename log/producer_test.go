@@ -120,13 +120,25 @@ func TestProducerSnapshotRoundTrip(t *testing.T) {
 	p := newProducerState()
 	for i := 0; i < 8; i++ {
 		h := batchHeader{BaseOffset: int64(i * 2), LastOffsetDelta: 1, ProducerID: int64(i % 3), ProducerEpoch: 2, BaseSequence: int32(i * 2)}
-		p.update(&h)
+		p.update(&h, nil)
 	}
+	txn := batchHeader{BaseOffset: 16, LastOffsetDelta: 0, ProducerID: 9, ProducerEpoch: 1, BaseSequence: 0, Attributes: attrTransactional, MaxTimestamp: 77}
+	p.update(&txn, nil)
 	ctl := batchHeader{BaseOffset: 20, ProducerID: 7, ProducerEpoch: 4, Attributes: attrControl}
-	p.update(&ctl)
-	b := p.encode(21)
-	q, err := decodeProducerSnapshot(b, 21)
+	p.update(&ctl, &marker{commit: true, coordinatorEpoch: 3})
+	b := p.encode(21, map[int64]int32{0: 2, 10: 1})
+	snap, err := decodeProducerSnapshot(b, 21)
 	must(t, err)
+	q := snap.state
+	if len(snap.aborted) != 2 || snap.aborted[0] != 2 || snap.aborted[10] != 1 {
+		t.Fatalf("aborted counts %v", snap.aborted)
+	}
+	if e := q.m[9]; e.txnFirstOffset != 16 || e.lastTimestamp != 77 || q.txns.firstUnstable(100) != 16 {
+		t.Fatalf("open transaction not restored: %+v", e)
+	}
+	if e := q.m[7]; e.coordinatorEpoch != 3 || e.txnFirstOffset != -1 {
+		t.Fatalf("marker state not restored: %+v", e)
+	}
 	if len(q.m) != len(p.m) {
 		t.Fatalf("%d producers, want %d", len(q.m), len(p.m))
 	}

@@ -40,7 +40,7 @@ func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64, minOneBa
 	if offset < l.logStart || offset > l.logEnd {
 		return Region{}, fmt.Errorf("%w: offset %d, log has [%d, %d)", ErrOffsetOutOfRange, offset, l.logStart, l.logEnd)
 	}
-	empty := Region{FirstOffset: offset}
+	empty := Region{FirstOffset: offset, NextOffset: offset}
 	if offset == l.logEnd {
 		return empty, nil
 	}
@@ -67,8 +67,13 @@ func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64, minOneBa
 		if pos, ok := s.idx.lastWithin(start+limit, maxOffset); ok && pos > sc.pos {
 			total, sc.pos = pos-start, pos
 		}
+		next := l.logEnd // where the batches end: the next batch's base, or the segment's end
+		if i+1 < len(l.segs) {
+			next = l.segs[i+1].base
+		}
 		for sc.next() {
 			if sc.h.BaseOffset >= maxOffset || total+sc.h.size() > limit {
+				next = sc.h.BaseOffset
 				break
 			}
 			total += sc.h.size()
@@ -77,7 +82,7 @@ func (l *Log) ReadRegion(offset int64, maxBytes int32, maxOffset int64, minOneBa
 			return Region{}, sc.err
 		}
 		s.log.acquire()
-		return Region{File: s.log.File, Pos: start, Size: total, FirstOffset: firstOffset, ref: s.log}, nil
+		return Region{File: s.log.File, Pos: start, Size: total, FirstOffset: firstOffset, NextOffset: min(next, maxOffset), ref: s.log}, nil
 	}
 	return empty, nil
 }

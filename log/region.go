@@ -16,6 +16,10 @@ type Region struct {
 	Pos         int64 // file position of the first batch
 	Size        int64 // bytes of whole batches from Pos
 	FirstOffset int64 // base offset of the first batch (the requested offset when empty)
+	// NextOffset bounds the offsets of the batches from above: the base offset of the batch
+	// after them, or where their segment or the read ends (the aborted transactions a
+	// read_committed fetch returns are those below it).
+	NextOffset int64
 
 	ref *sharedFile
 }

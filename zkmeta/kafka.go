@@ -46,6 +46,13 @@ type TopicAssignment struct {
 	RemovingReplicas map[int32][]int32
 }
 
+// PartitionReassignment is one partition of a legacy /admin/reassign_partitions request.
+type PartitionReassignment struct {
+	Topic     string
+	Partition int32
+	Replicas  []int32
+}
+
 // PartitionState is the leader and ISR of a partition as the controller
 // writes it.
 type PartitionState struct {
@@ -350,7 +357,37 @@ func (m *Metadata) SetTopicAssignment(ctx context.Context, t TopicAssignment, ve
 	if err := validateAssignment(t); err != nil {
 		return err
 	}
+	if m.fenced {
+		return m.multi(ctx, SetOp{Path: TopicPath(t.Name), Data: encodeTopic(t), Version: version})
+	}
 	_, err := m.s.Set(ctx, TopicPath(t.Name), encodeTopic(t), version)
+	return err
+}
+
+// PartitionReassignments reads the legacy /admin/reassign_partitions request (partition ->
+// target replicas) with its znode version; ErrNoNode when there is none.
+func (m *Metadata) PartitionReassignments(ctx context.Context) ([]PartitionReassignment, int32, error) {
+	data, st, err := m.s.Get(ctx, ReassignPartitionsPath)
+	if err != nil {
+		return nil, 0, err
+	}
+	rs, err := decodeReassignments(data)
+	return rs, st.Version, err
+}
+
+// SetPartitionReassignments rewrites /admin/reassign_partitions if its znode still has
+// version, deleting it when rs is empty (the controller does, as partitions complete).
+func (m *Metadata) SetPartitionReassignments(ctx context.Context, rs []PartitionReassignment, version int32) error {
+	if len(rs) == 0 {
+		return m.multi(ctx, DeleteOp{Path: ReassignPartitionsPath, Version: version})
+	}
+	return m.multi(ctx, SetOp{Path: ReassignPartitionsPath, Data: encodeReassignments(rs), Version: version})
+}
+
+// CreatePartitionReassignments writes a legacy /admin/reassign_partitions request (what
+// Kafka's older tools did); ErrNodeExists while another is pending.
+func (m *Metadata) CreatePartitionReassignments(ctx context.Context, rs []PartitionReassignment) error {
+	_, err := m.createWithParents(ctx, ReassignPartitionsPath, encodeReassignments(rs), ModePersistent)
 	return err
 }
 

@@ -78,6 +78,8 @@ func TestJSONShapes(t *testing.T) {
 		{"config change", encodeConfigChange("topics", "t1"), `{"version":2,"entity_path":"topics/t1"}`},
 		{"producer id block", encodeProducerIDBlock(3, 1000, 1999), `{"version":1,"broker":3,"block_start":"1000","block_end":"1999"}`},
 		{"controller", encodeController(7, testNow), `{"version":2,"brokerid":7,"timestamp":"1700000000000","kraftControllerEpoch":-1}`},
+		{"reassign partitions", encodeReassignments([]PartitionReassignment{{Topic: "t", Partition: 1, Replicas: []int32{2, 3}}}),
+			`{"version":1,"partitions":[{"topic":"t","partition":1,"replicas":[2,3]}]}`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) { sameJSON(t, tc.got, tc.want) })
@@ -157,6 +159,18 @@ func TestDecodeKafkaPayloads(t *testing.T) {
 		typ, name, err = decodeConfigChange("c", []byte(`{"version":2,"entity_path":"users/alice/clients/app"}`))
 		if err != nil || typ != "users" || name != "alice/clients/app" {
 			t.Fatalf("got %q %q %v", typ, name, err)
+		}
+	})
+	t.Run("reassign partitions from Kafka's tool", func(t *testing.T) {
+		rs, err := decodeReassignments([]byte(`{"partitions":[{"topic":"a","partition":0,"replicas":[3,1],"log_dirs":["any","any"]},{"partition":2,"replicas":[4],"topic":"b"}],"version":1}`))
+		want := []PartitionReassignment{{Topic: "a", Partition: 0, Replicas: []int32{3, 1}}, {Topic: "b", Partition: 2, Replicas: []int32{4}}}
+		if err != nil || !reflect.DeepEqual(rs, want) {
+			t.Fatalf("got %+v %v", rs, err)
+		}
+		for _, bad := range []string{`{"version":2,"partitions":[]}`, `{"version":1,"partitions":[{"partition":1,"replicas":[1]}]}`, `[]`} {
+			if _, err := decodeReassignments([]byte(bad)); err == nil {
+				t.Errorf("decoded %s", bad)
+			}
 		}
 	})
 	t.Run("controller", func(t *testing.T) {
@@ -725,5 +739,16 @@ func TestMetadataPropagatesStoreErrors(t *testing.T) {
 	}
 	if _, err := m.Topics(context.Background()); !errors.Is(err, ErrClosed) {
 		t.Fatalf("after close: %v", err)
+	}
+}
+
+func TestSanitizeEntityName(t *testing.T) {
+	for in, want := range map[string]string{"alice": "alice", "a b*c~": "a%20b%2Ac%7E", "user@x.com": "user%40x.com", "ü": "%C3%BC"} {
+		if got := SanitizeEntityName(in); got != want {
+			t.Errorf("SanitizeEntityName(%q) = %q, want %q", in, got, want)
+		}
+		if back := DesanitizeEntityName(want); back != in {
+			t.Errorf("DesanitizeEntityName(%q) = %q, want %q", want, back, in)
+		}
 	}
 }

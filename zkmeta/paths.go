@@ -26,6 +26,7 @@ const (
 	ConfigChangesPath           = "/config/changes"
 	AdminPath                   = "/admin"
 	DeleteTopicsPath            = "/admin/delete_topics"
+	ReassignPartitionsPath      = "/admin/reassign_partitions"
 	IsrChangeNotificationPath   = "/isr_change_notification"
 	LogDirEventNotificationPath = "/log_dir_event_notification"
 	ProducerIDBlockPath         = "/latest_producer_id_block"
@@ -450,6 +451,56 @@ func decodeProducerIDBlock(data []byte) (start, end int64, err error) {
 		return 0, 0, err
 	}
 	return int64(v.BlockStart), int64(v.BlockEnd), nil
+}
+
+// ---- /admin/reassign_partitions:
+// {"version":1,"partitions":[{"topic":"t","partition":0,"replicas":[1,2],"log_dirs":["any","any"]}]}
+// (log_dirs is optional; only "any" is supported, as by Kafka's controller in ZooKeeper mode).
+
+type reassignmentJSON struct {
+	Version    int                         `json:"version"`
+	Partitions []reassignmentPartitionJSON `json:"partitions"`
+}
+
+type reassignmentPartitionJSON struct {
+	Topic     string   `json:"topic"`
+	Partition int32    `json:"partition"`
+	Replicas  []int32  `json:"replicas"`
+	LogDirs   []string `json:"log_dirs,omitempty"`
+}
+
+func encodeReassignments(rs []PartitionReassignment) []byte {
+	v := reassignmentJSON{Version: 1, Partitions: []reassignmentPartitionJSON{}}
+	for _, r := range rs {
+		v.Partitions = append(v.Partitions, reassignmentPartitionJSON{Topic: r.Topic, Partition: r.Partition, Replicas: r.Replicas})
+	}
+	out, _ := json.Marshal(v)
+	return out
+}
+
+func decodeReassignments(data []byte) ([]PartitionReassignment, error) {
+	var v struct {
+		Version    int `json:"version"`
+		Partitions []struct {
+			Topic     *string `json:"topic"`
+			Partition *int32  `json:"partition"`
+			Replicas  []int32 `json:"replicas"`
+		} `json:"partitions"`
+	}
+	if err := decodeJSON(ReassignPartitionsPath, data, &v); err != nil {
+		return nil, err
+	}
+	if v.Version != 1 {
+		return nil, fmt.Errorf("zkmeta: %s: unsupported version %d", ReassignPartitionsPath, v.Version)
+	}
+	out := make([]PartitionReassignment, 0, len(v.Partitions))
+	for _, p := range v.Partitions {
+		if p.Topic == nil || p.Partition == nil {
+			return nil, fmt.Errorf("zkmeta: %s: partition without topic or partition", ReassignPartitionsPath)
+		}
+		out = append(out, PartitionReassignment{Topic: *p.Topic, Partition: *p.Partition, Replicas: p.Replicas})
+	}
+	return out, nil
 }
 
 // ---- /controller: {"version":2,"brokerid":0,"timestamp":"1700000000000","kraftControllerEpoch":-1}

@@ -101,6 +101,14 @@ type Config struct {
 	ReplicaFetchWaitMaxMs                    int    // replica.fetch.wait.max.ms 500
 	ReplicaFetchMinBytes                     int32  // replica.fetch.min.bytes 1
 	ReplicaFetchBackoffMs                    int    // replica.fetch.backoff.ms 1000
+	LeaderReplicationThrottledRate           int64  // leader.replication.throttled.rate Long.MAX (dynamic)
+	FollowerReplicationThrottledRate         int64  // follower.replication.throttled.rate Long.MAX (dynamic)
+	ReplicationQuotaWindowNum                int    // replication.quota.window.num 11
+	ReplicationQuotaWindowSizeSeconds        int    // replication.quota.window.size.seconds 1
+	QuotaWindowNum                           int    // quota.window.num 11
+	QuotaWindowSizeSeconds                   int    // quota.window.size.seconds 1
+	ControllerQuotaWindowNum                 int    // controller.quota.window.num 11
+	ControllerQuotaWindowSizeSeconds         int    // controller.quota.window.size.seconds 1
 	ReplicaFetchResponseMaxBytes             int32  // replica.fetch.response.max.bytes 10485760
 	NumReplicaFetchers                       int    // num.replica.fetchers 1
 	ReplicaHighWatermarkCheckpointIntervalMs int64  // replica.high.watermark.checkpoint.interval.ms 5000
@@ -141,6 +149,7 @@ type Config struct {
 	TransactionRemoveExpiredTransactionCleanupIntervalMs int   // transaction.remove.expired.transaction.cleanup.interval.ms 3600000
 	TransactionPartitionVerificationEnable               bool  // transaction.partition.verification.enable true
 	ProducerIDExpirationMs                               int   // producer.id.expiration.ms 86400000
+	ProducerIDExpirationCheckIntervalMs                  int   // producer.id.expiration.check.interval.ms 600000
 
 	// Fetch.
 	FetchMaxBytes                        int32 // fetch.max.bytes 57671680
@@ -155,6 +164,13 @@ type Config struct {
 	// values holds the canonical rendering of every known broker key with a
 	// value (set, or with a non-null default), for DescribeBroker.
 	values map[string]string
+
+	// props are the properties this Config was built from, in order.
+	props []property
+	// With dynamic overrides applied (Dynamic.Apply): the static Raw, and the cluster-wide
+	// and per-broker dynamic overrides in force.
+	static                map[string]string
+	dynDefault, dynBroker map[string]string
 }
 
 // Listener is one entry of listeners or advertised.listeners.

@@ -55,10 +55,11 @@ func (c *Config) DescribeTopic(overrides map[string]string) []Entry {
 }
 
 // DescribeBroker answers DescribeConfigs for this broker: one Entry per known
-// broker key, sorted by name. A key set in the properties or overrides is
-// STATIC_BROKER_CONFIG (4), else DEFAULT_CONFIG (5); keys with a null default
-// that are unset have no value. ReadOnly is true for keys Kafka cannot change
-// at run time.
+// broker key, sorted by name. A key set dynamically for this broker is
+// DYNAMIC_BROKER_CONFIG (2), for the cluster DYNAMIC_DEFAULT_BROKER_CONFIG (3),
+// in the properties or overrides STATIC_BROKER_CONFIG (4), else DEFAULT_CONFIG
+// (5); keys with a null default that are unset have no value. ReadOnly is true
+// for keys Kafka cannot change at run time. Sensitive values are never given.
 func (c *Config) DescribeBroker() []Entry {
 	t := tables()
 	out := make([]Entry, 0, len(t.broker))
@@ -113,22 +114,33 @@ func brokerSynonymGroup(name string) []string {
 }
 
 // brokerSynonyms lists where the broker keys in names get a value: first the
-// ones set statically (properties file and overrides), then the ones with a
-// non-null default, each group in names order; entries before the first one
-// called own are dropped (Kafka's ConfigHelper.configSynonyms).
+// ones set dynamically for this broker, then for the cluster, then statically
+// (properties file and overrides), then the ones with a non-null default, each
+// group in names order; entries before the first one called own are dropped
+// (Kafka's DynamicBrokerConfig / ConfigHelper.configSynonyms).
 func (c *Config) brokerSynonyms(own string, names []string) []Synonym {
 	var out []Synonym
-	for _, n := range names {
-		k := brokerKey(n)
-		if k == nil {
-			continue
-		}
-		if v, ok := c.rawValue(n); ok {
-			s := Synonym{Name: n, Value: ptr(v), Source: SourceStaticBroker}
-			if k.sensitive {
-				s.Value = nil
+	layers := []struct {
+		get    func(string) (string, bool)
+		source int8
+	}{
+		{func(n string) (string, bool) { v, ok := c.dynBroker[n]; return v, ok }, SourceDynamicBroker},
+		{func(n string) (string, bool) { v, ok := c.dynDefault[n]; return v, ok }, SourceDynamicDefaultBroker},
+		{c.rawValue, SourceStaticBroker},
+	}
+	for _, layer := range layers {
+		for _, n := range names {
+			k := brokerKey(n)
+			if k == nil {
+				continue
 			}
-			out = append(out, s)
+			if v, ok := layer.get(n); ok {
+				s := Synonym{Name: n, Value: ptr(v), Source: layer.source}
+				if k.sensitive {
+					s.Value = nil
+				}
+				out = append(out, s)
+			}
 		}
 	}
 	for _, n := range names {
@@ -149,10 +161,15 @@ func (c *Config) brokerSynonyms(own string, names []string) []Synonym {
 	return out
 }
 
+// rawValue is a key's static value (properties file and overrides).
 func (c *Config) rawValue(name string) (string, bool) {
-	if c == nil || c.Raw == nil {
+	if c == nil {
 		return "", false
 	}
-	v, ok := c.Raw[name]
+	raw := c.Raw
+	if c.static != nil {
+		raw = c.static
+	}
+	v, ok := raw[name]
 	return v, ok
 }

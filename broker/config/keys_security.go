@@ -106,10 +106,10 @@ var listenerKeyRE = regexp.MustCompile(`^listener\.name\.([^.]+)\.(.+)$`)
 // jaasKeyRE matches <mechanism>.sasl.jaas.config (after the listener prefix).
 var jaasKeyRE = regexp.MustCompile(`^([a-z0-9-]+)\.sasl\.jaas\.config$`)
 
-// listenerKey checks a listener.name.<l>.<key> entry: ok when name has that
+// checkListenerKey checks a listener.name.<l>.<key> entry: ok when name has that
 // shape, and then a nil Error when the rest is a per-listener key with a good
 // value. known is false when the rest is no per-listener key.
-func listenerKey(name, raw string) (ok, known bool, bad *Error) {
+func checkListenerKey(name, raw string) (ok, known bool, bad *Error) {
 	m := listenerKeyRE.FindStringSubmatch(name)
 	if m == nil {
 		return false, false, nil

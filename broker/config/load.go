@@ -50,7 +50,7 @@ func load(path string, overrides []string, hostname func() (string, error)) (*Co
 
 // build turns the key/value pairs, in order, into a Config.
 func build(props []property, hostname func() (string, error)) (*Config, []Warning, error) {
-	c := &Config{Raw: make(map[string]string, len(props)), values: map[string]string{}}
+	c := &Config{Raw: make(map[string]string, len(props)), values: map[string]string{}, props: props}
 	var order []string // first appearance of each key, for stable messages
 	for _, p := range props {
 		if _, seen := c.Raw[p.key]; !seen {
@@ -77,7 +77,7 @@ func build(props []property, hostname func() (string, error)) (*Config, []Warnin
 	for _, name := range order {
 		k := brokerKey(name)
 		if k == nil {
-			if prefixed, known, bad := listenerKey(name, c.Raw[name]); prefixed && known {
+			if prefixed, known, bad := checkListenerKey(name, c.Raw[name]); prefixed && known {
 				if bad != nil {
 					errs = append(errs, bad)
 				}

@@ -41,6 +41,8 @@ type TopicConfig struct {
 	UncleanLeaderElectionEnable bool    // unclean.leader.election.enable
 	Preallocate                 bool    // preallocate
 	RemoteStorageEnable         bool    // remote.storage.enable (always false: refused)
+	LeaderThrottledReplicas     string  // leader.replication.throttled.replicas: "*" or "partition:broker,..."
+	FollowerThrottledReplicas   string  // follower.replication.throttled.replicas
 }
 
 // ValidateTopicConfig checks topic overrides: every key must be a topic key,
@@ -123,6 +125,10 @@ func (c *Config) ResolveTopic(overrides map[string]string) (TopicConfig, error) 
 			t.Preallocate = v.b
 		case "remote.storage.enable":
 			t.RemoteStorageEnable = v.b
+		case "leader.replication.throttled.replicas":
+			t.LeaderThrottledReplicas = v.s
+		case "follower.replication.throttled.replicas":
+			t.FollowerThrottledReplicas = v.s
 		}
 	}
 	// Kafka: the deprecated difference bound applies on a side left at its default.

@@ -149,7 +149,11 @@ func (t *term) alterOne(req *kmsg.AlterPartitionRequest, name string, rp kmsg.Al
 	ti.states[rp.Partition] = ns
 	t.logState(p, next, "AlterPartition")
 	t.addUpdateMetadata(t.liveBrokerIDs(), p)
-	return t.answer(res, ns), nil
+	res = t.answer(res, ns)
+	if err := t.maybeCompleteReassignment(p); err != nil {
+		return res, err
+	}
+	return res, nil
 }
 
 func (t *term) answer(res kmsg.AlterPartitionResponseTopicPartition, st *partState) kmsg.AlterPartitionResponseTopicPartition {

@@ -201,7 +201,7 @@ func (t *term) onRebalance() error {
 		t.logger.Info().Int32("preferred_leader", id).Int("imbalanced", len(c.off)).Int("partitions", len(c.total)).
 			Msg("leader imbalance above the limit; running preferred elections")
 		for _, p := range c.off {
-			if st := t.state(p); st == nil || !t.live(id) || !contains(st.ISR, id) {
+			if st := t.state(p); st == nil || !t.live(id) || !contains(st.ISR, id) || t.reassigning(p) {
 				continue
 			}
 			if _, err := t.electPreferredPartition(p); err != nil {

@@ -71,6 +71,10 @@ func (t *term) failover() error {
 		}
 	}
 	t.flush()
+	if err := t.resumeReassignments(); err != nil {
+		return err
+	}
+	t.flush()
 	if err := t.queueDeletions(marked); err != nil {
 		return err
 	}
@@ -151,7 +155,13 @@ func (t *term) loadTopic(name string) error {
 	if err != nil {
 		return err
 	}
-	ti := &topicInfo{name: name, id: ta.ID, replicas: ta.Partitions, states: map[int32]*partState{}}
+	ti := &topicInfo{name: name, id: ta.ID, replicas: ta.Partitions, adding: ta.AddingReplicas, removing: ta.RemovingReplicas, states: map[int32]*partState{}}
+	if ti.adding == nil {
+		ti.adding = map[int32][]int32{}
+	}
+	if ti.removing == nil {
+		ti.removing = map[int32][]int32{}
+	}
 	for p, st := range states {
 		if _, ok := ti.replicas[p]; !ok {
 			continue

@@ -90,16 +90,22 @@ func (t *term) addAllPartitionsMetadata(to []int32) {
 	t.addUpdateMetadata(to, ps...)
 }
 
-// addStopReplica queues StopReplica for p to broker id.
+// addStopReplica queues StopReplica for p to broker id, with the leader epoch of a topic
+// deletion when del is set.
 func (t *term) addStopReplica(id int32, p tp, del bool) {
-	if !t.registered(id) {
-		return
-	}
 	epoch := noEpoch
 	if del {
 		epoch = epochDuringDelete
 	} else if st := t.state(p); st != nil {
 		epoch = st.LeaderEpoch
+	}
+	t.addStopReplicaAt(id, p, del, epoch)
+}
+
+// addStopReplicaAt queues StopReplica for p to broker id with the given leader epoch.
+func (t *term) addStopReplicaAt(id int32, p tp, del bool, epoch int32) {
+	if !t.registered(id) {
+		return
 	}
 	m := t.batch.stop[id]
 	if m == nil {
@@ -198,8 +204,8 @@ func (t *term) leaderAndIsrRequest(to zkmeta.BrokerInfo, ps map[tp]bool) *kmsg.L
 			e.ISR = nonNil(st.ISR)
 			e.ZKVersion = st.version
 			e.Replicas = nonNil(ti.replicas[p])
-			e.AddingReplicas = []int32{}
-			e.RemovingReplicas = []int32{}
+			e.AddingReplicas = nonNil(ti.adding[p])
+			e.RemovingReplicas = nonNil(ti.removing[p])
 			e.IsNew = ps[tp{name, p}]
 			e.LeaderRecoveryState = int8(st.LeaderRecoveryState)
 			ts.PartitionStates = append(ts.PartitionStates, e)

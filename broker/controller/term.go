@@ -41,7 +41,9 @@ type term struct {
 type topicInfo struct {
 	name     string
 	id       [16]byte
-	replicas map[int32][]int32
+	replicas map[int32][]int32    // the full replica set (during a reassignment, target + original)
+	adding   map[int32][]int32    // partitions being reassigned: replicas being added
+	removing map[int32][]int32    // and removed (reassign.go)
 	states   map[int32]*partState // partitions without a state znode are absent
 }
 
@@ -69,6 +71,7 @@ type (
 	evControllerNode struct{}
 	evSessionExpired struct{}
 	evRebalance      struct{}
+	evZkReassignment struct{}
 	// evCall runs fn on the event goroutine (requests from brokers).
 	evCall struct{ fn func(t *term) error }
 )
@@ -153,6 +156,8 @@ func (t *term) handle(ev event) error {
 		err = errSessionExpired
 	case evRebalance:
 		err = t.onRebalance()
+	case evZkReassignment:
+		err = t.onZkReassignment()
 	case evCall:
 		err = e.fn(t)
 	}

@@ -154,6 +154,10 @@ func (t *term) retryDeletions() error {
 			continue
 		}
 		ti := t.topics[name]
+		if t.topicReassigning(name) {
+			t.logger.Info().Str("topic", name).Msg("topic deletion waits for its partitions' reassignment")
+			continue
+		}
 		ready := true
 		for _, rs := range ti.replicas {
 			for _, r := range rs {

@@ -54,9 +54,29 @@ func run(args []string) int {
 		defer stopPprof()
 	}
 
+	// Signals are caught from here on: one that arrives while the broker is still starting
+	// (waiting for its previous registration to expire, loading logs) ends the start cleanly
+	// instead of killing the process.
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	srv := broker.New(cfg, logger)
 	startCtx, cancelStart := context.WithTimeout(context.Background(), 5*time.Minute)
-	err = srv.Start(startCtx)
+	started := make(chan error, 1)
+	go func() { started <- srv.Start(startCtx) }()
+	select {
+	case err = <-started:
+	case s := <-sig:
+		logger.Info().Str("signal", s.String()).Msg("signal received while starting; stopping")
+		cancelStart()
+		if err := <-started; err == nil {
+			select {
+			case sig <- s: // started after all: shut down below
+			default: // another signal is already waiting
+			}
+		} else {
+			return 0 // Start released what it had opened
+		}
+	}
 	cancelStart()
 	if err != nil {
 		logger.Error().Err(err).Msg("broker failed to start")
@@ -64,8 +84,6 @@ func run(args []string) int {
 		return 1
 	}
 
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	logger.Info().Str("signal", s.String()).Msg("signal received")
 	stopCtx, cancelStop := context.WithTimeout(context.Background(), 30*time.Second)

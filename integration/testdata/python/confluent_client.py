@@ -8,6 +8,10 @@
       Subscribes with group.id=<group> (auto.offset.reset=earliest, the
       default isolation.level read_committed) until n records arrived, prints
       one JSON object per record, commits synchronously and closes.
+  confluent_client.py transact <bootstrap> <topic> <n> <transactional.id>
+      A transactional producer: init_transactions, then three transactions
+      of n records each: key-%04d/value-%04d committed, abort-%04d aborted,
+      key-(n+i)/value-(n+i) committed; exits non-zero on any error.
 """
 import json
 import sys
@@ -59,12 +63,39 @@ def consume(bootstrap, topic, n, group):
         c.close()
 
 
+def transact(bootstrap, topic, n, txn_id):
+    p = Producer({"bootstrap.servers": bootstrap, "transactional.id": txn_id,
+                  "transaction.timeout.ms": 60000})
+    errors = []
+
+    def report(err, msg):
+        if err is not None:
+            errors.append(str(err))
+
+    p.init_transactions(30)
+    for first, prefix, commit in ((0, "key", True), (0, "abort", False), (n, "key", True)):
+        p.begin_transaction()
+        for i in range(first, first + n):
+            value = ("value-%04d" % i) if prefix == "key" else ("abort-%04d" % i)
+            p.produce(topic, key="%s-%04d" % (prefix, i), value=value, on_delivery=report)
+            p.poll(0)
+        if commit:
+            p.commit_transaction(30)
+        else:
+            p.flush(30)
+            p.abort_transaction(30)
+    if errors:
+        sys.exit("transact: errors: %s" % errors[:5])
+
+
 def main():
     cmd, args = sys.argv[1], sys.argv[2:]
     if cmd == "produce":
         produce(args[0], args[1], int(args[2]), args[3])
     elif cmd == "consume":
         consume(args[0], args[1], int(args[2]), args[3])
+    elif cmd == "transact":
+        transact(args[0], args[1], int(args[2]), args[3])
     else:
         sys.exit("unknown command " + cmd)
 

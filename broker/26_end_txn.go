@@ -1,0 +1,20 @@
+package broker
+
+// EndTxn (key 26), versions 0-4: commit or abort the producer's transaction. The
+// coordinator writes PrepareCommit/PrepareAbort to __transaction_state and answers; the
+// markers then go to every partition of the transaction (WriteTxnMarkers) and the
+// transaction ends with CompleteCommit/CompleteAbort. Without a transaction the answer is
+// INVALID_TXN_STATE; a retry of a completed commit (or abort) is NONE; v0-1 get
+// INVALID_PRODUCER_EPOCH instead of PRODUCER_FENCED.
+
+import (
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (s *Server) handleEndTxn(rc *requestContext, req *kmsg.EndTxnRequest) (kmsg.Response, error) {
+	resp, err := s.txns.EndTxn(rc.ctx(), rc.version(), req)
+	if err != nil {
+		return nil, groupCallErr(err)
+	}
+	return resp, nil
+}
