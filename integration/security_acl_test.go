@@ -97,6 +97,26 @@ func TestSecurityKafkaACLs(t *testing.T) {
 	if resp, err := pid.RequestWith(ctx, carol); err != nil || resp.ErrorCode != kerr.ClusterAuthorizationFailed.Code {
 		t.Errorf("carol's InitProducerId: %v %+v, want CLUSTER_AUTHORIZATION_FAILED", err, resp)
 	}
+	// Transactions need WRITE on the transactional id.
+	acls("--add", "--allow-principal", "User:alice", "--operation", "Write", "--operation", "Describe", "--transactional-id", "tx-alice")
+	txnProduce := func(user, pass, txnID string) error {
+		cl := secureClient(t, b.Addr(), nil, plainMech(user, pass), kgo.DefaultProduceTopic("orders"), kgo.TransactionalID(txnID),
+			kgo.RecordRetries(1), kgo.UnknownTopicRetries(1))
+		if err := cl.BeginTransaction(); err != nil {
+			return err
+		}
+		if err := cl.ProduceSync(ctx, kgo.StringRecord("in a transaction")).FirstErr(); err != nil {
+			cl.EndTransaction(ctx, kgo.TryAbort)
+			return err
+		}
+		return cl.EndTransaction(ctx, kgo.TryCommit)
+	}
+	if err := txnProduce("alice", "alice-secret", "tx-alice"); err != nil {
+		t.Errorf("alice's transaction: %v", err)
+	}
+	if err := txnProduce("alice", "alice-secret", "tx-other"); !errors.Is(err, kerr.TransactionalIDAuthorizationFailed) {
+		t.Errorf("alice with another transactional id: %v, want TRANSACTIONAL_ID_AUTHORIZATION_FAILED", err)
+	}
 	// Metadata for all topics shows alice only what she may describe (WRITE implies DESCRIBE).
 	md, err := kadm.NewClient(alice).ListTopics(ctx)
 	if err != nil || len(md) != 1 || !md.Has("orders") {
