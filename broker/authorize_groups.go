@@ -5,6 +5,7 @@ package broker
 
 import (
 	"reflect"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -162,13 +163,9 @@ func (rc *requestContext) authorizeListGroups(resp *kmsg.ListGroupsResponse) {
 	if rc.conn.s.authz == nil || rc.allowed(opDescribe, resCluster, clusterResource) {
 		return
 	}
-	kept := resp.Groups[:0]
-	for _, g := range resp.Groups {
-		if rc.allowed(opDescribe, resGroup, g.Group) {
-			kept = append(kept, g)
-		}
-	}
-	resp.Groups = kept
+	resp.Groups = slices.DeleteFunc(resp.Groups, func(g kmsg.ListGroupsResponseGroup) bool {
+		return !rc.allowed(opDescribe, resGroup, g.Group)
+	})
 }
 
 // authorizeDeleteGroups keeps in req the groups the principal may DELETE and returns the

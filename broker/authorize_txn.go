@@ -4,6 +4,8 @@ package broker
 // a no-op without an authorizer.
 
 import (
+	"slices"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -147,11 +149,7 @@ func (rc *requestContext) authorizeListTransactions(resp *kmsg.ListTransactionsR
 	if rc.conn.s.authz == nil {
 		return
 	}
-	kept := resp.TransactionStates[:0]
-	for _, st := range resp.TransactionStates {
-		if rc.allowed(opDescribe, resTransactionalID, st.TransactionalID) {
-			kept = append(kept, st)
-		}
-	}
-	resp.TransactionStates = kept
+	resp.TransactionStates = slices.DeleteFunc(resp.TransactionStates, func(st kmsg.ListTransactionsResponseTransactionState) bool {
+		return !rc.allowed(opDescribe, resTransactionalID, st.TransactionalID)
+	})
 }
