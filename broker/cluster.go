@@ -16,6 +16,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kbroker/broker/auth"
+	"kbroker/broker/config"
 	"kbroker/broker/controller"
 	"kbroker/protocol"
 	"kbroker/zkmeta"
@@ -74,17 +75,18 @@ func (s *Server) startCluster() {
 // security protocol (security.inter.broker.protocol / inter.broker.listener.name, with
 // sasl.mechanism.inter.broker.protocol).
 func (s *Server) dial(ctx context.Context, addr, clientID string) (*protocol.Client, error) {
-	return s.brokerDialer.Dial(ctx, addr, clientID)
+	return s.brokerDialer.Load().Dial(ctx, addr, clientID)
 }
 
-// newBrokerDialer builds the inter-broker dialer from the inter-broker listener's settings.
-func (s *Server) newBrokerDialer() error {
+// newBrokerDialer builds the inter-broker dialer from the inter-broker listener's settings in
+// c (again when a dynamic update changes that listener's key or trust store).
+func (s *Server) newBrokerDialer(c *config.Config) error {
 	ib := s.cfg.InterBrokerListener()
-	d, err := auth.NewBrokerDialer(ib.SecurityProtocol, s.listenerGetter(ib.Name), s.cfg.Security.InterBrokerMechanism)
+	d, err := auth.NewBrokerDialer(ib.SecurityProtocol, listenerGetter(c, ib.Name), s.cfg.Security.InterBrokerMechanism)
 	if err != nil {
 		return fmt.Errorf("inter-broker listener %s: %w", ib.Name, err)
 	}
-	s.brokerDialer = d
+	s.brokerDialer.Store(d)
 	return nil
 }
 

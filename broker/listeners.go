@@ -12,6 +12,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 
 	"kbroker/broker/auth"
 	"kbroker/broker/config"
@@ -23,25 +24,35 @@ type listenerState struct {
 	name     string // listener name, e.g. PLAINTEXT, SASL_SSL, INTERNAL
 	protocol string // PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 	ln       net.Listener
-	tls      *tls.Config // SSL and SASL_SSL
-	sasl     *auth.SASL  // SASL_PLAINTEXT and SASL_SSL
+	// tls (SSL and SASL_SSL) hands each handshake the configuration in force, which a
+	// dynamic key store update replaces (listener_tls.go).
+	tls      *tls.Config
+	tlsState atomic.Pointer[listenerTLS]
+	sasl     *auth.SASL // SASL_PLAINTEXT and SASL_SSL
 	mapper   *auth.PrincipalMapper
 }
 
-// listenerGetter reads a listener's settings (listener.name.<l>.<key>, else <key>).
-func (s *Server) listenerGetter(name string) auth.Getter {
-	return func(key string) (string, bool) { return s.cfg.ListenerValue(name, key) }
+// listenerGetter reads a listener's settings in c (listener.name.<l>.<key>, else <key>).
+func listenerGetter(c *config.Config, name string) auth.Getter {
+	return func(key string) (string, bool) { return c.ListenerValue(name, key) }
 }
 
-// security builds a listener's TLS configuration and SASL mechanisms.
+// security builds a listener's TLS configuration and SASL mechanisms, with the dynamic
+// settings in force.
 func (s *Server) security(l config.Listener) (*listenerState, error) {
-	g := s.listenerGetter(l.Name)
+	c := s.config()
+	g := listenerGetter(c, l.Name)
 	ls := &listenerState{name: l.Name, protocol: l.SecurityProtocol}
 	var err error
 	if l.SecurityProtocol == "SSL" || l.SecurityProtocol == "SASL_SSL" {
-		if ls.tls, err = auth.ServerTLS(g); err != nil {
+		st, err := buildListenerTLS(c, l.Name)
+		if err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)
 		}
+		ls.tlsState.Store(st)
+		ls.tls = &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			return ls.tlsState.Load().cfg, nil
+		}}
 		rules, _ := g("ssl.principal.mapping.rules")
 		if ls.mapper, err = auth.NewPrincipalMapper(rules); err != nil {
 			return nil, fmt.Errorf("listener %s: %w", l.Name, err)

@@ -67,7 +67,7 @@ type Server struct {
 	creds     *auth.Credentials // SCRAM credentials of every user (users.go)
 	authz     *acl.Authorizer   // nil without authorizer.class.name (authorize.go, acls.go)
 	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
-	brokerDialer *auth.BrokerDialer
+	brokerDialer atomic.Pointer[auth.BrokerDialer]
 
 	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
 	metricsSrv *metrics.Server
@@ -182,7 +182,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		return err
 	}
 	if s.clustered() {
-		if err := s.newBrokerDialer(); err != nil {
+		if err := s.newBrokerDialer(s.config()); err != nil {
 			return err
 		}
 	}

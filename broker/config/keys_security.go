@@ -44,12 +44,36 @@ func securityKeys() []keyDef {
 			doc: "Between brokers: https checks the other broker's host name against its certificate; empty = no check."},
 		{name: "ssl.principal.mapping.rules", typ: TypeString, def: "DEFAULT",
 			doc: "Rules mapping a client certificate's distinguished name to a user name: RULE:pattern/replacement/[LU], ..., DEFAULT."},
+		{name: "ssl.allow.dn.changes", typ: TypeBoolean, def: "false",
+			doc: "Let a dynamic key store update change the certificate's distinguished name."},
+		{name: "ssl.allow.san.changes", typ: TypeBoolean, def: "false",
+			doc: "Let a dynamic key store update change the certificate's subject alternative names."},
 		{name: "ssl.keymanager.algorithm", typ: TypeString, def: "SunX509", dynamic: true,
 			doc: "Java key manager algorithm." + compat},
 		{name: "ssl.trustmanager.algorithm", typ: TypeString, def: "PKIX", dynamic: true,
 			doc: "Java trust manager algorithm." + compat},
 		{name: "ssl.secure.random.implementation", typ: TypeString, null: true, dynamic: true,
 			doc: "Java SecureRandom implementation." + compat},
+
+		// Encryption of the password configs set dynamically (stored in ZooKeeper).
+		{name: "password.encoder.secret", typ: TypePassword, null: true, sensitive: true,
+			doc: "Secret the password configs set dynamically are encrypted with in ZooKeeper; without it they are refused.",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.Secret = v.s }},
+		{name: "password.encoder.old.secret", typ: TypePassword, null: true, sensitive: true,
+			doc: "The previous password.encoder.secret, to read passwords stored before a change of secret.",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.OldSecret = v.s }},
+		{name: "password.encoder.keyfactory.algorithm", typ: TypeString, null: true,
+			doc: "Key derivation of the password encoder: PBKDF2WithHmacSHA512 (default), PBKDF2WithHmacSHA256 or PBKDF2WithHmacSHA1.",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.KeyFactory = v.s }},
+		{name: "password.encoder.cipher.algorithm", typ: TypeString, def: "AES/CBC/PKCS5Padding",
+			doc: "Cipher of the password encoder: AES/CBC/PKCS5Padding or AES/GCM/NoPadding.",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.Cipher = v.s }},
+		{name: "password.encoder.key.length", typ: TypeInt, def: "128", valid: atLeast(8),
+			doc: "Key length in bits of the password encoder (an AES key length: 128, 192 or 256).",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.KeyLength = int(v.i) }},
+		{name: "password.encoder.iterations", typ: TypeInt, def: "4096", valid: atLeast(1024),
+			doc: "Iterations of the password encoder's key derivation.",
+			set: func(c *Config, v value) { c.Security.PasswordEncoder.Iterations = int(v.i) }},
 
 		// SASL.
 		{name: "sasl.enabled.mechanisms", typ: TypeList, def: "GSSAPI", dynamic: true,
@@ -89,12 +113,13 @@ func securityKeys() []keyDef {
 // Security holds the typed security settings. Per-listener TLS and SASL
 // settings are read with ListenerValue.
 type Security struct {
-	InterBrokerMechanism      string   // sasl.mechanism.inter.broker.protocol GSSAPI
-	SaslServerMaxReceiveSize  int32    // sasl.server.max.receive.size 524288
-	ConnectionsMaxReauthMs    int64    // connections.max.reauth.ms 0
-	AuthorizerClassName       string   // authorizer.class.name ""
-	SuperUsers                []string // super.users, split on ';'
-	AllowEveryoneIfNoACLFound bool     // allow.everyone.if.no.acl.found false
+	InterBrokerMechanism      string          // sasl.mechanism.inter.broker.protocol GSSAPI
+	SaslServerMaxReceiveSize  int32           // sasl.server.max.receive.size 524288
+	ConnectionsMaxReauthMs    int64           // connections.max.reauth.ms 0
+	AuthorizerClassName       string          // authorizer.class.name ""
+	SuperUsers                []string        // super.users, split on ';'
+	AllowEveryoneIfNoACLFound bool            // allow.everyone.if.no.acl.found false
+	PasswordEncoder           PasswordEncoder // password.encoder.*
 }
 
 // AuthorizerEnabled reports whether ACLs are checked.
