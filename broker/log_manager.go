@@ -108,6 +108,7 @@ func newCleaner(cfg *config.Config, logger zerolog.Logger, m *metrics.Metrics) (
 		DedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
 		LoadFactor:       0.9, // log.cleaner.io.buffer.load.factor, Kafka's default
 		Backoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		MaxBytesPerSec:   cfg.LogCleanerIOMaxBytesPerSecond,
 		Dirs:             cfg.LogDirs,
 		Logger:           logger.With().Str("component", "log-cleaner").Logger(),
 		OnCleaned: func(st cleaner.Stats) {

@@ -69,6 +69,7 @@ type Config struct {
 	LogCleanerThreads                       int      // log.cleaner.threads 1
 	LogCleanerBackoffMs                     int64    // log.cleaner.backoff.ms 15000
 	LogCleanerDedupeBufferSize              int64    // log.cleaner.dedupe.buffer.size 134217728
+	LogCleanerIOMaxBytesPerSecond           float64  // log.cleaner.io.max.bytes.per.second, Double.MAX (no limit)
 	LogCleanerMinCleanableRatio             float64  // log.cleaner.min.cleanable.ratio 0.5
 	LogCleanerDeleteRetentionMs             int64    // log.cleaner.delete.retention.ms 86400000
 	LogCleanerMinCompactionLagMs            int64    // log.cleaner.min.compaction.lag.ms 0
