@@ -178,6 +178,9 @@ func (s *Server) alterBrokerConfig(ctx context.Context, resource string, next ma
 	if err := s.validateListenerTLS(prospective); err != nil {
 		return invalid(err)
 	}
+	if err := s.validateCleanerReconfiguration(prospective); err != nil {
+		return invalid(err)
+	}
 	stored, err := s.encodePasswords(entity, next)
 	if err != nil {
 		return invalid(err)

@@ -68,6 +68,10 @@ type Server struct {
 	authz     *acl.Authorizer   // nil without authorizer.class.name (authorize.go, acls.go)
 	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
 	brokerDialer atomic.Pointer[auth.BrokerDialer]
+	// cleanerStop stops the log cleaner threads and cleanerSettings are what they run with
+	// (log_manager.go; both under dynMu once started).
+	cleanerStop     func()
+	cleanerSettings cleanerSettings
 
 	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
 	metricsSrv *metrics.Server
@@ -174,7 +178,7 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	s.rm.setReplicationThrottles(s.config())
 	s.onConfigChange(s.rm.setReplicationThrottles)
 	s.rm.metrics = s.metrics
-	if s.rm.cleaner, err = newCleaner(s.cfg, s.logger, s.metrics); err != nil {
+	if s.rm.cleaner, err = newCleaner(s.config(), s.logger, s.metrics); err != nil {
 		return fmt.Errorf("log cleaner: %w", err)
 	}
 

@@ -82,6 +82,20 @@ func NewManager(opts Options) (*Manager, error) {
 	return m, nil
 }
 
+// Threads is the number of cleaner threads the manager is configured for.
+func (m *Manager) Threads() int { return m.opts.Threads }
+
+// Reconfigure changes the thread count, dedupe buffer, backoff and I/O rate (the dynamic
+// log.cleaner.* keys). Only call it while no thread runs: the caller stops the threads,
+// reconfigures, and starts Threads() new ones, as Kafka's LogCleaner.reconfigure does.
+func (m *Manager) Reconfigure(threads int, dedupeBufferSize int64, backoff time.Duration, maxBytesPerSec float64) {
+	m.opts.Threads = max(threads, 1)
+	m.opts.DedupeBufferSize = dedupeBufferSize
+	m.opts.Backoff = backoff
+	m.opts.MaxBytesPerSec = maxBytesPerSec
+	m.throttle = newThrottle(maxBytesPerSec)
+}
+
 // Add registers a partition (replacing one of the same name).
 func (m *Manager) Add(p *Partition) {
 	m.mu.Lock()
