@@ -58,18 +58,7 @@ func TestSecurityKeyStoreReload(t *testing.T) {
 	if got := served(); got.Cmp(p.broker.Cert.SerialNumber) != 0 {
 		t.Fatalf("serial %v served at start, want the static key store's %v", got, p.broker.Cert.SerialNumber)
 	}
-	writeP12 := func(c *authtest.Cert, name string) string {
-		t.Helper()
-		data, err := c.PKCS12(storePass)
-		if err != nil {
-			t.Fatal(err)
-		}
-		path, err := authtest.WriteFile(p.dir, name, data)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return path
-	}
+	writeP12 := func(c *authtest.Cert, name string) string { return p.writeClientP12(t, c, name) }
 	issue := func(cn string) *authtest.Cert {
 		t.Helper()
 		c, err := p.ca.Issue(pkix.Name{CommonName: cn}, "127.0.0.1", "localhost")
