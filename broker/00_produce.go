@@ -26,6 +26,9 @@ package broker
 //     coordinator cannot tell yet (the producer retries). In the log, a non-transactional batch
 //     from a producer whose transaction is open there is INVALID_TXN_STATE, a zombie's older
 //     epoch INVALID_PRODUCER_EPOCH.
+//   - Authorization (authorizer on): WRITE on the transactional id of a transactional produce
+//     (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED everywhere), WRITE on each topic (else
+//     TOPIC_AUTHORIZATION_FAILED for its partitions).
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
@@ -48,6 +51,8 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		topLevel = fmt.Errorf("%w: produce v%d (message format v0/v1) is not supported", kerr.UnsupportedVersion, rc.version())
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
+	case req.TransactionID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionID):
+		topLevel = kerr.TransactionalIDAuthorizationFailed
 	}
 	now := time.Now()
 	var checks map[[2]int]txnCheck
@@ -60,12 +65,16 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		topicErr := topLevel
+		if topicErr == nil && !rc.authorize(opWrite, resTopic, rt.Topic) {
+			topicErr = kerr.TopicAuthorizationFailed
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := topLevel
+			err := topicErr
 			if err == nil {
 				var w *hwWait
 				var check *txnCheck

@@ -68,6 +68,40 @@ func TestDynamicBrokerConfig(t *testing.T) {
 		t.Errorf("log.dirs at run time: %s %v", kafkaCode(code), raw.Resources[0].ErrorMessage)
 	}
 
+	// The cleaner's keys restart its threads with the new settings (Kafka's
+	// LogCleaner.reconfigure), within the bounds Kafka sets on the thread count.
+	alterBroker := func(name, value string) (int16, string) {
+		t.Helper()
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		r := kmsg.NewIncrementalAlterConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeBroker, "0"
+		op := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		op.Name, op.Value = name, kmsg.StringPtr(value)
+		r.Configs = append(r.Configs, op)
+		req.Resources = append(req.Resources, r)
+		resp, err := req.RequestWith(testCtx(t, 10*time.Second), newClient(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		msg := ""
+		if m := resp.Resources[0].ErrorMessage; m != nil {
+			msg = *m
+		}
+		return resp.Resources[0].ErrorCode, msg
+	}
+	if code, msg := alterBroker("log.cleaner.threads", "2"); code != 0 {
+		t.Fatalf("log.cleaner.threads=2: %s %s", kafkaCode(code), msg)
+	}
+	eventually(t, 10*time.Second, func() error {
+		if !strings.Contains(b.Stderr(), `"threads":2,`) || !strings.Contains(b.Stderr(), "log cleaner restarted with new settings") {
+			return errors.New("no cleaner restart with two threads logged")
+		}
+		return nil
+	})
+	if code, msg := alterBroker("log.cleaner.threads", "5"); code != kerr.InvalidRequest.Code || !strings.Contains(msg, "cannot be increased to more than double the current value 2") {
+		t.Errorf("log.cleaner.threads from 2 to 5: %s %q", kafkaCode(code), msg)
+	}
+
 	// The dynamic config survives a restart.
 	if code := b.Stop(); code != 0 {
 		t.Fatalf("exit %d", code)
