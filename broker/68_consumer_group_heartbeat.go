@@ -14,6 +14,7 @@ package broker
 //     FENCED_INSTANCE_ID, GROUP_MAX_SIZE_REACHED, NOT_COORDINATOR and
 //     COORDINATOR_LOAD_IN_PROGRESS. Only advertised when group.coordinator.rebalance.protocols
 //     has "consumer".
+//   - READ on the group is needed (GROUP_AUTHORIZATION_FAILED otherwise), as in KafkaApis.
 //   - Topics are named by id: the member's subscriptions are resolved against the broker's
 //     metadata cache, so the group sees topics as soon as this broker knows them.
 
@@ -22,6 +23,9 @@ import (
 )
 
 func (s *Server) handleConsumerGroupHeartbeat(rc *requestContext, req *kmsg.ConsumerGroupHeartbeatRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opRead, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.ConsumerGroupHeartbeat(rc.ctx(), rc.version(), clientID(rc.hdr), rc.clientHost(), req)
 	if err != nil {
 		return nil, groupCallErr(err)
