@@ -63,7 +63,7 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 13, min: 0, max: 5, handle: handler(s.handleLeaveGroup)},
 		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
 		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
-		{key: 16, min: 0, max: 4, handle: handler(s.handleListGroups)},
+		{key: 16, min: 0, max: 5, handle: handler(s.handleListGroups)},
 		// SASL (conn_auth.go handles them while a connection authenticates).
 		{key: 17, min: 0, max: 1, handle: handler(s.handleSaslHandshake)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
@@ -103,6 +103,13 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 61, min: 0, max: 0, handle: handler(s.handleDescribeProducers)},
 		{key: 65, min: 0, max: 0, handle: handler(s.handleDescribeTransactions)},
 		{key: 66, min: 0, max: 1, handle: handler(s.handleListTransactions)},
+	}
+	if s.consumerProtocolEnabled() {
+		// KIP-848 (package coordinator), when group.coordinator.rebalance.protocols has it.
+		rows = append(rows,
+			api{key: 68, min: 0, max: 1, handle: handler(s.handleConsumerGroupHeartbeat)},
+			api{key: 69, min: 0, max: 1, handle: handler(s.handleConsumerGroupDescribe)},
+		)
 	}
 	table := make(map[int16]api, len(rows))
 	ranges := make([]apiRange, 0, len(rows))

@@ -65,6 +65,7 @@ func TestSecurityKafkaACLs(t *testing.T) {
 
 	acls("--add", "--allow-principal", "User:alice", "--operation", "Write", "--topic", "orders")
 	acls("--add", "--allow-principal", "User:bob", "--operation", "Read", "--topic", "orders", "--group", "readers")
+	acls("--add", "--allow-principal", "User:bob", "--operation", "Read", "--group", "readers-848")
 	acls("--add", "--allow-principal", "User:bob", "--operation", "All", "--resource-pattern-type", "prefixed", "--topic", "sec")
 	acls("--add", "--deny-principal", "User:bob", "--operation", "Read", "--topic", "secret")
 	out := acls("--list", "--topic", "orders")
@@ -123,9 +124,9 @@ func TestSecurityKafkaACLs(t *testing.T) {
 		t.Errorf("alice sees topics %v (%v), want only orders", md.Names(), err)
 	}
 	// bob consumes orders in group readers, and not in another group.
-	consume := func(group string) error {
-		cl := secureClient(t, b.Addr(), nil, plainMech("bob", "bob-secret"), kgo.ConsumeTopics("orders"), kgo.ConsumerGroup(group),
-			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	consume := func(group string, opts ...kgo.Opt) error {
+		cl := secureClient(t, b.Addr(), nil, plainMech("bob", "bob-secret"), append([]kgo.Opt{kgo.ConsumeTopics("orders"), kgo.ConsumerGroup(group),
+			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)...)
 		defer cl.Close()
 		got := 0
 		cctx, cancel := context.WithTimeout(ctx, 30*time.Second)
@@ -144,6 +145,13 @@ func TestSecurityKafkaACLs(t *testing.T) {
 	}
 	if err := consume("others"); !errors.Is(err, kerr.GroupAuthorizationFailed) {
 		t.Errorf("bob consumes in group others: %v, want GROUP_AUTHORIZATION_FAILED", err)
+	}
+	// The same with the KIP-848 protocol: ConsumerGroupHeartbeat needs READ on the group.
+	if err := consume("readers-848", kgo.ServerSideBalancer()); err != nil {
+		t.Errorf("bob consumes in group readers-848 (KIP-848): %v", err)
+	}
+	if err := consume("others-848", kgo.ServerSideBalancer()); !errors.Is(err, kerr.GroupAuthorizationFailed) {
+		t.Errorf("bob consumes in group others-848 (KIP-848): %v, want GROUP_AUTHORIZATION_FAILED", err)
 	}
 	// A literal DENY beats the prefixed ALLOW.
 	fetch := kmsg.NewPtrMetadataRequest()

@@ -138,6 +138,20 @@ type Config struct {
 	OffsetsRetentionCheckIntervalMs int64 // offsets.retention.check.interval.ms 600000
 	OffsetsCommitTimeoutMs          int   // offsets.commit.timeout.ms 5000
 
+	// KIP-848 consumer groups.
+	GroupCoordinatorRebalanceProtocols  []string // group.coordinator.rebalance.protocols classic,consumer
+	GroupConsumerSessionTimeoutMs       int      // group.consumer.session.timeout.ms 45000
+	GroupConsumerMinSessionTimeoutMs    int      // group.consumer.min.session.timeout.ms 45000
+	GroupConsumerMaxSessionTimeoutMs    int      // group.consumer.max.session.timeout.ms 60000
+	GroupConsumerHeartbeatIntervalMs    int      // group.consumer.heartbeat.interval.ms 5000
+	GroupConsumerMinHeartbeatIntervalMs int      // group.consumer.min.heartbeat.interval.ms 5000
+	GroupConsumerMaxHeartbeatIntervalMs int      // group.consumer.max.heartbeat.interval.ms 15000
+	GroupConsumerMaxSize                int      // group.consumer.max.size Int.MaxValue
+	GroupConsumerAssignors              []string // group.consumer.assignors uniform, range
+	GroupConsumerMigrationPolicy        string   // group.consumer.migration.policy bidirectional
+	// group.consumer.reconciling.heartbeat.interval.ms 0 (ours): see coordinator.Config.
+	GroupConsumerReconcilingHeartbeatIntervalMs int
+
 	// Transactions and idempotent producers.
 	TransactionalIDExpirationMs                          int   // transactional.id.expiration.ms 604800000
 	TransactionMaxTimeoutMs                              int   // transaction.max.timeout.ms 900000
