@@ -90,5 +90,13 @@ bench-bin:
 bench: bench-bin
 	$(BENCH_BIN)/kbench $(BENCH_ARGS) $(BENCH_FLAGS) -out $(CACHE)/bench/results.md -json-out $(CACHE)/bench/results.json
 
+# How long a 10-member group takes to settle after an 11th member joins, classic protocol
+# against KIP-848, on the broker binary, and how long consumption of partitions that keep
+# their owner stops (integration/kip848_bench_test.go; about 15 minutes; figures in
+# docs/benchmarks.md).
+.PHONY: bench-groups
+bench-groups: build
+	$(GO) test -count=1 -timeout 30m -run '^$$' -bench 'BenchmarkGroupJoinSettle' -benchtime 5x ./integration/
+
 bench-smoke: bench-bin
 	$(BENCH_BIN)/kbench -smoke $(BENCH_ARGS)

@@ -33,6 +33,9 @@ package broker
 //     coordinator cannot tell yet (the producer retries). In the log, a non-transactional batch
 //     from a producer whose transaction is open there is INVALID_TXN_STATE, a zombie's older
 //     epoch INVALID_PRODUCER_EPOCH.
+//   - Authorization (authorizer on): WRITE on the transactional id of a transactional produce
+//     (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED everywhere), WRITE on each topic (else
+//     TOPIC_AUTHORIZATION_FAILED for its partitions).
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
@@ -51,8 +54,11 @@ import (
 func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var topLevel error
-	if req.Acks != 0 && req.Acks != 1 && req.Acks != -1 {
+	switch {
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
+	case req.TransactionID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionID):
+		topLevel = kerr.TransactionalIDAuthorizationFailed
 	}
 	now := time.Now()
 	var checks map[[2]int]txnCheck
@@ -65,12 +71,16 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		topicErr := topLevel
+		if topicErr == nil && !rc.authorize(opWrite, resTopic, rt.Topic) {
+			topicErr = kerr.TopicAuthorizationFailed
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := topLevel
+			err := topicErr
 			if err == nil {
 				var w *hwWait
 				var check *txnCheck

@@ -36,6 +36,8 @@ package broker
 //     truncates (KIP-320 truncation on fetch); one whose epoch has no end on the leader, or
 //     whose fetch offset is below the log start, gets OFFSET_OUT_OF_RANGE (Kafka's
 //     Partition.readRecords).
+//   - Authorization (authorizer on): a follower needs CLUSTER_ACTION on the cluster, a consumer
+//     READ on each topic; other partitions get TOPIC_AUTHORIZATION_FAILED.
 //   - A follower reports its log start offset in each fetch (the leader's low watermark for
 //     DeleteRecords) and takes the leader's from the answer.
 //   - v13+ (topic ids) is not advertised.
@@ -58,6 +60,9 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 	if req.SessionID != 0 {
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
+	}
+	if s.authz != nil {
+		rc.fetchDenied = s.fetchDenied(rc, req)
 	}
 	rc.replica = req.ReplicaID >= 0
 	total, err := s.fetchLoop(rc, req, resp)
@@ -131,6 +136,25 @@ func (s *Server) fetchLoop(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 	}
 }
 
+// fetchDenied is the set of requested topics the principal may not fetch, decided once per
+// request as KafkaApis does: a follower needs CLUSTER_ACTION on the cluster, a consumer READ
+// on each topic.
+func (s *Server) fetchDenied(rc *requestContext, req *kmsg.FetchRequest) map[string]struct{} {
+	denied := map[string]struct{}{}
+	follower := req.ReplicaID >= 0
+	clusterOK := follower && rc.authorizeCluster(opClusterAction)
+	for i := range req.Topics {
+		t := req.Topics[i].Topic
+		if _, seen := denied[t]; seen {
+			continue
+		}
+		if (follower && !clusterOK) || (!follower && !rc.authorize(opRead, resTopic, t)) {
+			denied[t] = struct{}{}
+		}
+	}
+	return denied
+}
+
 // readFetch fills resp.Topics from the logs and returns the record bytes gathered and
 // whether the fetch must be answered at once: a partition had an error, or a follower's log
 // diverged and must be cut back before it fetches again (as Kafka does).
@@ -155,9 +179,15 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			// KIP-74 (v3+): the first batch is returned even when larger than the limits.
-			first := total == 0 && req.Version >= 3
-			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, first, &sp, &rc.regions)
+			var n int
+			var err error
+			if _, denied := rc.fetchDenied[rt.Topic]; denied {
+				err = kerr.TopicAuthorizationFailed
+			} else {
+				// KIP-74 (v3+): the first batch is returned even when larger than the limits.
+				first := total == 0 && req.Version >= 3
+				n, err = s.fetchPartition(req, rt.Topic, rp, maxBytes-total, first, &sp, &rc.regions)
+			}
 			if rc.replica {
 				s.metrics.ReplicationBytesOut(n)
 			} else {

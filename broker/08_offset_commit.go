@@ -8,6 +8,10 @@ package broker
 //     consumers, kafka-consumer-groups --reset-offsets); otherwise member and generation are
 //     checked (UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION, FENCED_INSTANCE_ID); a group in
 //     CompletingRebalance answers REBALANCE_IN_PROGRESS (Kafka 3.9 handleCommitOffsets).
+//   - KIP-848 groups check the member epoch instead (v9 GenerationIdOrMemberEpoch):
+//     STALE_MEMBER_EPOCH, UNKNOWN_MEMBER_ID, ILLEGAL_GENERATION for their classic members,
+//     UNSUPPORTED_VERSION below v9 for members of the consumer protocol; an empty group takes
+//     commits from anyone.
 //   - v0 was ZooKeeper-backed in Kafka: here it is stored like v1 without member/generation.
 //     v1 per-partition commit timestamp; v2-4 retention time (sets an expire timestamp);
 //     v6+ leader epoch; v7+ group.instance.id.
@@ -19,9 +23,18 @@ import (
 )
 
 func (s *Server) handleOffsetCommit(rc *requestContext, req *kmsg.OffsetCommitRequest) (kmsg.Response, error) {
+	denied, groupOK := rc.authorizeOffsetCommit(req)
+	if !groupOK || (len(req.Topics) == 0 && len(denied) > 0) {
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Topics = denied
+		return resp, nil
+	}
 	resp, err := s.groups.OffsetCommit(rc.ctx(), rc.version(), req, s.knownPartition)
 	if err != nil {
 		return nil, groupCallErr(err)
+	}
+	if r := resp; r != nil {
+		r.Topics = append(r.Topics, denied...)
 	}
 	return resp, nil
 }

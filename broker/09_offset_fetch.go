@@ -7,7 +7,8 @@ package broker
 //   - v0 was ZooKeeper-backed in Kafka; here it reads the same offsets as v1.
 //   - v0-1 have no top-level error code: a group-level error goes to each partition.
 //   - v8+ several groups per request. require_stable (v7+) needs no wait: there are no
-//     pending transactional offsets. v9 member id/epoch only matter to KIP-848 groups.
+//     pending transactional offsets. v9 member id/epoch are checked against KIP-848 groups
+//     (UNKNOWN_MEMBER_ID, STALE_MEMBER_EPOCH); a null member id with epoch -1 is not checked.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -17,6 +18,9 @@ func (s *Server) handleOffsetFetch(rc *requestContext, req *kmsg.OffsetFetchRequ
 	resp, err := s.groups.OffsetFetch(rc.ctx(), rc.version(), req)
 	if err != nil {
 		return nil, groupCallErr(err)
+	}
+	if r := resp; r != nil {
+		rc.authorizeOffsetFetch(req, r)
 	}
 	return resp, nil
 }

@@ -1,9 +1,10 @@
 package broker
 
-// ListGroups (key 16), versions 0-4.
+// ListGroups (key 16), versions 0-5.
 //
-//   - Every group of the __consumer_offsets partitions this broker coordinates, with its
-//     protocol type (v0+) and state (v4+); v4 states filter, case-insensitive.
+//   - Every group of the __consumer_offsets partitions this broker coordinates, classic and
+//     KIP-848 alike, with its protocol type (v0+), state (v4+) and type (v5+: "classic" or
+//     "consumer"); v4 states filter and v5 types filter, both case-insensitive.
 //   - COORDINATOR_LOAD_IN_PROGRESS (with the groups loaded so far) while a partition loads.
 
 import (
@@ -14,6 +15,9 @@ func (s *Server) handleListGroups(rc *requestContext, req *kmsg.ListGroupsReques
 	resp, err := s.groups.ListGroups(rc.ctx(), req)
 	if err != nil {
 		return nil, groupCallErr(err)
+	}
+	if r := resp; r != nil {
+		rc.authorizeListGroups(r)
 	}
 	return resp, nil
 }

@@ -49,6 +49,9 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 			}
 		}
 		t, err := (*topicMeta)(nil), s.requireController()
+		if err == nil && !rc.mayCreateTopic(rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil && !req.ValidateOnly {
 			parts := int(spec.partitions)
 			switch {

@@ -44,6 +44,9 @@ func (s *Server) handleDeleteTopics(rc *requestContext, req *kmsg.DeleteTopicsRe
 			parts = len(t.partitions)
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opDelete, resTopic, name) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil {
 			err = s.admitMutation(rc, rc.version() >= 5, parts)
 		}

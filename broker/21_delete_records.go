@@ -48,7 +48,12 @@ func (s *Server) handleDeleteRecords(rc *requestContext, req *kmsg.DeleteRecords
 			sp := kmsg.NewDeleteRecordsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LowWatermark = -1
-			p, offset, err := s.deleteRecords(rt.Topic, rp.Partition, rp.Offset)
+			var p *partition
+			var offset int64
+			err := error(kerr.TopicAuthorizationFailed)
+			if rc.authorize(opDelete, resTopic, rt.Topic) {
+				p, offset, err = s.deleteRecords(rt.Topic, rp.Partition, rp.Offset)
+			}
 			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				ev := rc.conn.logger.Debug()

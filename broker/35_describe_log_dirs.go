@@ -26,6 +26,9 @@ import (
 )
 
 func (s *Server) handleDescribeLogDirs(rc *requestContext, req *kmsg.DescribeLogDirsRequest) (kmsg.Response, error) {
+	if !rc.authorizeCluster(opDescribe) {
+		return answerWithCode(req, kerr.ClusterAuthorizationFailed.Code), nil
+	}
 	resp := req.ResponseKind().(*kmsg.DescribeLogDirsResponse)
 	var wanted map[log.TopicPartition]bool // nil: all
 	if req.Topics != nil {

@@ -33,6 +33,9 @@ func (s *Server) handleCreatePartitions(rc *requestContext, req *kmsg.CreatePart
 			}
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opAlter, resTopic, rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
 		if err == nil && !req.ValidateOnly {
 			added := 0
 			if t, ok := s.cache.topic(rt.Topic); ok {

@@ -17,6 +17,9 @@ import (
 )
 
 func (s *Server) handleDescribeClientQuotas(rc *requestContext, req *kmsg.DescribeClientQuotasRequest) (kmsg.Response, error) {
+	if !rc.authorizeCluster(opDescribeConfigs) {
+		return answerWithCode(req, kerr.ClusterAuthorizationFailed.Code), nil
+	}
 	resp := req.ResponseKind().(*kmsg.DescribeClientQuotasResponse)
 	filter := map[string]kmsg.DescribeClientQuotasRequestComponent{}
 	for _, c := range req.Components {

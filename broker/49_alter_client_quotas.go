@@ -41,7 +41,10 @@ func (s *Server) handleAlterClientQuotas(rc *requestContext, req *kmsg.AlterClie
 			oe.Type, oe.Name = e.Type, e.Name
 			out.Entity = append(out.Entity, oe)
 		}
-		err := s.alterClientQuota(rc.ctx(), entry, req.ValidateOnly)
+		err := error(kerr.ClusterAuthorizationFailed)
+		if rc.authorizeCluster(opAlterConfigs) {
+			err = s.alterClientQuota(rc.ctx(), entry, req.ValidateOnly)
+		}
 		if err != nil {
 			out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
 			rc.conn.logger.Info().Err(err).Msg("alter client quotas refused")

@@ -5,6 +5,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/config"
 	"kbroker/protocol"
 )
 
@@ -35,6 +36,28 @@ func TestAPITableIsConsistent(t *testing.T) {
 	}
 }
 
+// KIP-848's APIs are advertised exactly when group.coordinator.rebalance.protocols has
+// "consumer" (franz-go and the Java client pick the protocol from ApiVersions).
+func TestAPITableConsumerProtocol(t *testing.T) {
+	has := func(s *Server) bool {
+		table, _ := buildAPITable(s)
+		_, hb := table[68]
+		_, d := table[69]
+		if hb != d {
+			t.Fatalf("ConsumerGroupHeartbeat advertised %v, ConsumerGroupDescribe %v", hb, d)
+		}
+		return hb
+	}
+	cfg := config.Default()
+	if !has(&Server{cfg: cfg}) {
+		t.Fatal("the default config does not advertise ConsumerGroupHeartbeat")
+	}
+	cfg.GroupCoordinatorRebalanceProtocols = []string{"classic"}
+	if has(&Server{cfg: cfg}) {
+		t.Fatal("ConsumerGroupHeartbeat advertised with group.coordinator.rebalance.protocols=classic")
+	}
+}
+
 // TestAdvertisedVersionsForClients pins the choices clients depend on (client-compat.md).
 func TestAdvertisedVersionsForClients(t *testing.T) {
 	_, ranges := buildAPITable(&Server{})
@@ -54,6 +77,8 @@ func TestAdvertisedVersionsForClients(t *testing.T) {
 		{"Metadata from 0 (kafka-python 2.0.2)", 3, func(r protocol.APIRange) bool { return r.Min == 0 && r.Max >= 10 }},
 		{"ApiVersions 0-4 at least 3", 18, func(r protocol.APIRange) bool { return r.Min == 0 && r.Max >= 3 }},
 		{"ListOffsets with max timestamp (v7)", 2, func(r protocol.APIRange) bool { return r.Max >= 7 }},
+		{"ConsumerGroupHeartbeat v1 (franz-go and Kafka 4 clients need it for KIP-848)", 68, func(r protocol.APIRange) bool { return r.Max >= 1 }},
+		{"ListGroups v5 (types filter)", 16, func(r protocol.APIRange) bool { return r.Max >= 5 }},
 	}
 	for _, c := range cases {
 		r, ok := got[c.key]
@@ -61,7 +86,7 @@ func TestAdvertisedVersionsForClients(t *testing.T) {
 			t.Errorf("%s: got %+v (present %v)", c.name, r, ok)
 		}
 	}
-	for _, absent := range []int16{68, 69, 71, 72, 75} {
+	for _, absent := range []int16{71, 72, 75} {
 		if _, ok := got[absent]; ok {
 			t.Errorf("key %d (%s) advertised but not implemented", absent, kmsg.NameForKey(absent))
 		}

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -81,8 +82,9 @@ func (s *Server) reloadQuotas() {
 	}
 }
 
-// principal is the user a connection's quotas are looked up for.
-func (rc *requestContext) principal() string { return anonymous }
+// principal is the user a connection's quotas are looked up for: the name of its principal
+// (ANONYMOUS without authentication).
+func (rc *requestContext) principal() string { return strings.TrimPrefix(rc.conn.principal, "User:") }
 
 // throttleFor records value against the client's quota of kind and raises the request's
 // throttle time accordingly.

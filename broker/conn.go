@@ -16,6 +16,7 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/auth"
 	"kbroker/protocol"
 )
 
@@ -33,34 +34,45 @@ type conn struct {
 	out    chan outFrame
 	once   sync.Once
 
+	lsn *listenerState
+	raw net.Conn // the TCP connection under nc (nc is a *tls.Conn on TLS listeners)
+	// principal is who the client is (User:ANONYMOUS, User:<SASL user>, User:<certificate
+	// subject>); set by the reader goroutine before requests are handled, read by handlers.
+	principal string
+	sasl      *saslConn // SASL listeners only (conn_auth.go)
+	ip        string    // the client's IP address (ACL hosts, max.connections.per.ip)
+
 	// mutedUntil: the reader reads nothing before then (a client over its quota, KIP-219).
 	// Touched by the reader goroutine only.
 	mutedUntil time.Time
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, ls *listenerState) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	id := strconv.FormatUint(s.connSeq.Add(1), 10)
-	listener := ""
-	if a, ok := nc.LocalAddr().(*net.TCPAddr); ok {
-		listener = s.listenerByPort[a.Port]
+	c := &conn{
+		s:         s,
+		nc:        nc,
+		raw:       nc,
+		id:        id,
+		logger:    s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       make(chan outFrame, 32),
+		lsn:       ls,
+		principal: auth.Anonymous,
+		ip:        remoteIP(nc),
 	}
-	return &conn{
-		s:        s,
-		nc:       nc,
-		id:       id,
-		listener: listener,
-		logger:   s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
-		ctx:      ctx,
-		cancel:   cancel,
-		out:      make(chan outFrame, 32),
+	if ls.sasl != nil {
+		c.sasl = &saslConn{deadline: time.Now().Add(s.authTimeout())}
 	}
+	return c
 }
 
 func (c *conn) close() {
 	c.once.Do(func() {
 		c.cancel()
-		c.nc.Close()
+		c.raw.Close()
 	})
 }
 
@@ -68,7 +80,10 @@ func (c *conn) close() {
 func (c *conn) serve() {
 	defer c.s.removeConn(c)
 	defer c.close()
-	c.logger.Debug().Msg("connection opened")
+	c.logger.Debug().Str("listener", c.lsn.name).Msg("connection opened")
+	if c.lsn.tls != nil && !c.startTLS() {
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -86,13 +101,16 @@ func (c *conn) readLoop() {
 	idle := time.Duration(c.s.cfg.ConnectionsMaxIdleMs) * time.Millisecond
 	var spare []byte // the previous Produce frame's buffer, reused for the next frame
 	for {
-		if idle > 0 {
+		switch {
+		case c.authenticating():
+			c.nc.SetReadDeadline(c.sasl.deadline)
+		case idle > 0:
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
 		if !c.waitUnmuted() {
 			return
 		}
-		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, spare)
+		frame, err := protocol.ReadFrame(br, c.frameLimit(), spare)
 		spare = nil
 		if err != nil {
 			c.logReadError(err)
@@ -148,6 +166,8 @@ func (c *conn) logReadError(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
 		c.logger.Debug().Err(err).Msg("connection ended")
+	case errors.As(err, &ne) && ne.Timeout() && c.authenticating():
+		c.logger.Info().Msg("closing connection: SASL authentication did not complete in time")
 	case errors.As(err, &ne) && ne.Timeout():
 		c.logger.Info().Msg("closing idle connection (connections.max.idle.ms)")
 	case errors.Is(err, protocol.ErrFrameTooLarge), errors.Is(err, protocol.ErrNegativeSize):
@@ -161,6 +181,11 @@ func (c *conn) logReadError(err error) {
 
 // handleFrame decodes and handles one request. A returned error closes the connection.
 func (c *conn) handleFrame(frame []byte) (err error) {
+	if c.sasl != nil {
+		if handled, err := c.saslFrame(frame); handled || err != nil {
+			return err
+		}
+	}
 	hdr, body, err := protocol.ParseRequestHeader(frame)
 	if err != nil {
 		return fmt.Errorf("bad request header (api %d v%d, correlation %d): %w", hdr.APIKey, hdr.APIVersion, hdr.CorrelationID, err)
@@ -266,6 +291,8 @@ type requestContext struct {
 	conn    *conn
 	hdr     protocol.RequestHeader
 	regions fetchRegions // record sets of a Fetch response still in segment files
+	// fetchDenied holds the topics of a Fetch the principal may not read (nil: authorizer off).
+	fetchDenied map[string]struct{}
 	// throttle is how long the client must wait for its quotas (client_quotas.go); waited
 	// is the time the handler spent waiting (long polls, acks=all), not working.
 	throttle time.Duration

@@ -27,7 +27,7 @@ func fillBench(b *testing.B, c *conn, n int) {
 	b.Helper()
 	produce := produceFrame(b, 1, 16, 1000)
 	for range n {
-		// The append rewrites the batch header in the request buffer: a fresh copy each time.
+		// The append writes offsets into the request's batch: fresh bytes each time.
 		if err := c.handleFrame(append([]byte(nil), produce...)); err != nil {
 			b.Fatal(err)
 		}

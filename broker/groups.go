@@ -43,9 +43,17 @@ func (s *Server) startGroups() {
 		OffsetMetadataMaxBytes:  s.cfg.OffsetMetadataMaxBytes,
 		OffsetsRetentionMs:      int64(s.cfg.OffsetsRetentionMinutes) * 60 * 1000,
 		RetentionCheckMs:        s.cfg.OffsetsRetentionCheckIntervalMs,
+
+		ConsumerSessionTimeoutMs:       int32(s.cfg.GroupConsumerSessionTimeoutMs),
+		ConsumerHeartbeatIntervalMs:    int32(s.cfg.GroupConsumerHeartbeatIntervalMs),
+		ReconcilingHeartbeatIntervalMs: int32(s.cfg.GroupConsumerReconcilingHeartbeatIntervalMs),
+		ConsumerMaxSize:                s.cfg.GroupConsumerMaxSize,
+		ConsumerAssignors:              s.cfg.GroupConsumerAssignors,
+		MigrationPolicy:                s.cfg.GroupConsumerMigrationPolicy,
 	}
 	commitTimeout := time.Duration(s.cfg.OffsetsCommitTimeoutMs) * time.Millisecond
 	s.groups = coordinator.New(cfg, internalLog{s: s, topic: offsetsTopic, timeout: commitTimeout}, s.cfg.OffsetsLoadBufferSize, s.logger.With().Str("component", "group-coordinator").Logger())
+	s.groups.SetTopics(s.cache.topicsImage)
 	s.goroutine(func() { s.groups.Run(s.ctx) })
 	if exists {
 		s.loadOffsetsPartitions(t)
@@ -127,6 +135,20 @@ func (s *Server) groupCoordinator(ctx context.Context, group string) (int32, err
 		}
 	}
 	return leader, nil
+}
+
+// consumerProtocolEnabled reports whether KIP-848 groups are served
+// (group.coordinator.rebalance.protocols has "consumer").
+func (s *Server) consumerProtocolEnabled() bool {
+	if s.cfg == nil {
+		return true // the default
+	}
+	for _, p := range s.cfg.GroupCoordinatorRebalanceProtocols {
+		if p == "consumer" {
+			return true
+		}
+	}
+	return false
 }
 
 // knownPartition reports whether a topic partition exists (OffsetCommit, OffsetDelete).

@@ -13,6 +13,10 @@ package broker
 // cleaning attempts, and is not done at all when log.cleaner.enable is false.
 
 import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -108,6 +112,7 @@ func newCleaner(cfg *config.Config, logger zerolog.Logger, m *metrics.Metrics) (
 		DedupeBufferSize: cfg.LogCleanerDedupeBufferSize,
 		LoadFactor:       0.9, // log.cleaner.io.buffer.load.factor, Kafka's default
 		Backoff:          time.Duration(cfg.LogCleanerBackoffMs) * time.Millisecond,
+		MaxBytesPerSec:   cfg.LogCleanerIOMaxBytesPerSecond,
 		Dirs:             cfg.LogDirs,
 		Logger:           logger.With().Str("component", "log-cleaner").Logger(),
 		OnCleaned: func(st cleaner.Stats) {
@@ -116,14 +121,78 @@ func newCleaner(cfg *config.Config, logger zerolog.Logger, m *metrics.Metrics) (
 	})
 }
 
-// startCleaner starts the cleaner threads.
+// startCleaner starts the cleaner threads, and restarts them with the new settings when a
+// dynamic update changes log.cleaner.threads, log.cleaner.dedupe.buffer.size,
+// log.cleaner.backoff.ms or log.cleaner.io.max.bytes.per.second (Kafka's
+// LogCleaner.reconfigure stops its threads and starts new ones).
 func (s *Server) startCleaner() {
 	if s.rm.cleaner == nil {
 		return
 	}
-	for i := 0; i < s.cfg.LogCleanerThreads; i++ {
-		s.goroutine(func() { s.rm.cleaner.Run(s.ctx) })
+	s.dynMu.Lock()
+	defer s.dynMu.Unlock()
+	c := s.config()
+	s.cleanerSettings = cleanerSettings{c.LogCleanerThreads, c.LogCleanerDedupeBufferSize, c.LogCleanerBackoffMs, c.LogCleanerIOMaxBytesPerSecond}
+	s.runCleanerThreads()
+	s.dynHooks = append(s.dynHooks, s.reconfigureCleaner)
+}
+
+// runCleanerThreads starts the manager's threads under a context of their own.
+func (s *Server) runCleanerThreads() {
+	ctx, cancel := context.WithCancel(s.ctx)
+	var wg sync.WaitGroup
+	for i := 0; i < s.rm.cleaner.Threads(); i++ {
+		wg.Add(1)
+		s.goroutine(func() {
+			defer wg.Done()
+			s.rm.cleaner.Run(ctx)
+		})
 	}
+	s.cleanerStop = func() {
+		cancel()
+		wg.Wait()
+	}
+}
+
+// reconfigureCleaner applies the dynamic cleaner keys of c (under s.dynMu).
+func (s *Server) reconfigureCleaner(c *config.Config) {
+	cur := s.cleanerSettings
+	next := cleanerSettings{c.LogCleanerThreads, c.LogCleanerDedupeBufferSize, c.LogCleanerBackoffMs, c.LogCleanerIOMaxBytesPerSecond}
+	s.cleanerSettings = next
+	if cur == next || s.cleanerStop == nil {
+		return
+	}
+	s.cleanerStop() // a pass under way ends at its next check of the context
+	s.rm.cleaner.Reconfigure(next.threads, next.dedupe, time.Duration(next.backoffMs)*time.Millisecond, next.maxBytesPerSec)
+	s.runCleanerThreads()
+	s.logger.Info().Int("threads", s.rm.cleaner.Threads()).Int64("dedupe_buffer_size", next.dedupe).Int64("backoff_ms", next.backoffMs).
+		Float64("io_max_bytes_per_second", next.maxBytesPerSec).Msg("log cleaner restarted with new settings")
+}
+
+// cleanerSettings are the dynamic log.cleaner.* keys the cleaner threads run with.
+type cleanerSettings struct {
+	threads        int
+	dedupe         int64
+	backoffMs      int64
+	maxBytesPerSec float64
+}
+
+// validateCleanerReconfiguration refuses a thread count Kafka refuses: below 1, below half or
+// above double the current one.
+func (s *Server) validateCleanerReconfiguration(c *config.Config) error {
+	if s.rm == nil || s.rm.cleaner == nil || c.LogCleanerThreads == s.config().LogCleanerThreads {
+		return nil
+	}
+	cur := s.rm.cleaner.Threads()
+	switch n := c.LogCleanerThreads; {
+	case n < 1:
+		return errors.New("Log cleaner threads should be at least 1")
+	case n < cur/2:
+		return fmt.Errorf("Log cleaner threads cannot be reduced to less than half the current value %d", cur)
+	case n > cur*2:
+		return fmt.Errorf("Log cleaner threads cannot be increased to more than double the current value %d", cur)
+	}
+	return nil
 }
 
 // cleanerConfig is the cleaner's view of a topic configuration.

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"kbroker/broker/config"
+	"kbroker/coordinator"
 )
 
 // topicMeta is what the broker knows of one topic: its id, partitions and configuration.
@@ -36,14 +37,43 @@ type metadataCache struct {
 	brokers      map[int32]brokerMeta
 	controllerID int32
 	changed      chan struct{} // closed and replaced on every change, for waiters
+
+	// The topics as KIP-848 groups see them (names, ids, partition counts): rebuilt on
+	// demand after a change of those, with a new version each time.
+	imageVersion int64
+	image        *coordinator.TopicsImage
 }
 
-// brokerMeta is a live broker as clients should reach it.
+// brokerMeta is a live broker: host and port on the inter-broker listener, and the
+// endpoint of every listener, for clients (each is answered with the endpoints of the
+// listener it connected through).
 type brokerMeta struct {
 	id   int32
 	host string
 	port int32
 	rack *string
+	eps  []brokerEndpoint // empty when only the inter-broker address is known
+}
+
+type brokerEndpoint struct {
+	listener string
+	host     string
+	port     int32
+}
+
+// endpoint is the broker's address on a listener. A broker registered with listeners but
+// not this one is left out of answers on it, as Kafka does; one known only by its
+// inter-broker address is given at that address.
+func (b brokerMeta) endpoint(listener string) (string, int32, bool) {
+	if len(b.eps) == 0 {
+		return b.host, b.port, true
+	}
+	for _, e := range b.eps {
+		if e.listener == listener {
+			return e.host, e.port, true
+		}
+	}
+	return "", -1, false
 }
 
 func newMetadataCache() *metadataCache {
@@ -128,8 +158,13 @@ func (c *metadataCache) topicByID(id [16]byte) (*topicMeta, bool) {
 func (c *metadataCache) put(t *topicMeta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if old, ok := c.topics[t.name]; ok {
+	old, ok := c.topics[t.name]
+	if ok {
 		delete(c.byID, old.id)
+	}
+	if !ok || old.id != t.id || len(old.partitions) != len(t.partitions) {
+		c.imageVersion++
+		c.image = nil
 	}
 	c.topics[t.name] = t
 	c.byID[t.id] = t
@@ -142,8 +177,31 @@ func (c *metadataCache) remove(name string) {
 	if old, ok := c.topics[name]; ok {
 		delete(c.byID, old.id)
 		delete(c.topics, name)
+		c.imageVersion++
+		c.image = nil
 		c.notifyLocked()
 	}
+}
+
+// topicsImage returns the topics for the group coordinator, building the image once per
+// change of the topic set or partition counts.
+func (c *metadataCache) topicsImage() *coordinator.TopicsImage {
+	c.mu.RLock()
+	im := c.image
+	c.mu.RUnlock()
+	if im != nil {
+		return im
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.image == nil {
+		infos := make([]coordinator.TopicInfo, 0, len(c.topics))
+		for _, t := range c.topics {
+			infos = append(infos, coordinator.TopicInfo{ID: t.id, Name: t.name, Partitions: int32(len(t.partitions))})
+		}
+		c.image = coordinator.NewTopicsImage(c.imageVersion, infos)
+	}
+	return c.image
 }
 
 // all returns every topic sorted by name.

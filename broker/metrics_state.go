@@ -141,7 +141,7 @@ func (s *Server) connectionsByListener() map[string]int {
 	s.connMu.Lock()
 	defer s.connMu.Unlock()
 	for c := range s.conns {
-		out[c.listener]++
+		out[c.lsn.name]++
 	}
 	return out
 }

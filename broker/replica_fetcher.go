@@ -10,6 +10,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/controller"
 	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/log"
@@ -51,6 +52,7 @@ type fetcherManager struct {
 	self   int32
 	logger zerolog.Logger
 	addrOf func(id int32) (string, bool) // a broker's address, from the metadata cache
+	dial   controller.Dialer             // the server's inter-broker dialer
 	ctx    context.Context
 	spawn  func(func()) // starts a goroutine the server waits for
 
@@ -63,8 +65,8 @@ type fetcherManager struct {
 	fetchers map[int32]*replicaFetcher
 }
 
-func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), spawn func(func()), q *quota.Replication) *fetcherManager {
-	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
+func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), dial controller.Dialer, spawn func(func()), q *quota.Replication) *fetcherManager {
+	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, dial: dial, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
 }
 
 // follow moves p to the fetcher of leader (creating it), removing it from any other.
@@ -255,7 +257,7 @@ func (f *replicaFetcher) connect() error {
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, 5*time.Second)
 	defer cancel()
-	c, err := protocol.Dial(ctx, addr, "replica-fetcher")
+	c, err := f.m.dial(ctx, addr, "replica-fetcher")
 	if err != nil {
 		return err
 	}

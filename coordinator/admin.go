@@ -1,7 +1,9 @@
 package coordinator
 
 import (
+	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -18,8 +20,12 @@ func (m *Machine) describe(ev *DescribeGroups) {
 			continue
 		}
 		g := m.groups[id]
-		if g == nil {
-			d.State = Dead.String()
+		if g == nil || g.cg != nil {
+			// Kafka 4: GROUP_ID_NOT_FOUND with a message, which versions before 6 drop.
+			d.State, d.Err, d.ErrMsg = Dead.String(), kerr.GroupIDNotFound.Code, fmt.Sprintf(describeNotFound, id)
+			if g != nil {
+				d.ErrMsg = fmt.Sprintf(describeNotClassic, id)
+			}
 			res.Groups = append(res.Groups, d)
 			continue
 		}
@@ -57,13 +63,23 @@ func (m *Machine) list(ev *ListGroups) {
 		if m.parts[g.partition] != partActive || g.is(Dead) {
 			continue
 		}
-		if len(ev.States) > 0 && !g.inStates(ev.States) {
+		if len(ev.States) > 0 && !g.inStates(ev.States) || len(ev.Types) > 0 && !inFold(ev.Types, g.groupType()) {
 			continue
 		}
-		res.Groups = append(res.Groups, GroupListing{Group: id, ProtocolType: g.protocolType, State: g.state.String()})
+		res.Groups = append(res.Groups, GroupListing{Group: id, ProtocolType: g.listProtocolType(), State: g.listState(), Type: g.groupType()})
 	}
 	sort.Slice(res.Groups, func(i, j int) bool { return res.Groups[i].Group < res.Groups[j].Group })
 	m.reply(ev.Req, res)
+}
+
+// inFold reports whether s is in list, ignoring case and surrounding spaces.
+func inFold(list []string, s string) bool {
+	for _, x := range list {
+		if strings.EqualFold(strings.TrimSpace(x), s) {
+			return true
+		}
+	}
+	return false
 }
 
 // deleteGroups is Kafka's handleDeleteGroups: only Empty groups are deleted, with tombstones
@@ -81,6 +97,9 @@ func (m *Machine) deleteGroups(ev *DeleteGroups) {
 		switch {
 		case g == nil || g.is(Dead):
 			errs[i] = kerr.GroupIDNotFound.Code
+			continue
+		case g.cg != nil && g.cg.state() != CGEmpty:
+			errs[i] = kerr.NonEmptyGroup.Code
 			continue
 		case !g.is(Empty):
 			errs[i] = kerr.NonEmptyGroup.Code

@@ -42,6 +42,7 @@ func (c *Coordinator) JoinGroup(ctx context.Context, version int16, clientID, cl
 		ProtocolType:              req.ProtocolType,
 		RequireKnownMemberID:      version >= 4,
 		SupportSkippingAssignment: version >= 9,
+		Image:                     c.image(),
 	}
 	if version == 0 {
 		ev.RebalanceTimeoutMs = req.SessionTimeoutMillis
@@ -82,6 +83,7 @@ func (c *Coordinator) SyncGroup(ctx context.Context, version int16, req *kmsg.Sy
 		InstanceID:  deref(req.InstanceID),
 		Generation:  req.Generation,
 		Assignments: make(map[string][]byte, len(req.GroupAssignment)),
+		Image:       c.image(),
 	}
 	if version >= 5 {
 		ev.ProtocolType, ev.Protocol = req.ProtocolType, req.Protocol
@@ -154,7 +156,7 @@ func (c *Coordinator) LeaveGroup(ctx context.Context, version int16, req *kmsg.L
 func (c *Coordinator) OffsetCommit(ctx context.Context, version int16, req *kmsg.OffsetCommitRequest, known func(topic string, partition int32) bool) (*kmsg.OffsetCommitResponse, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
 	now := time.Now().UnixMilli()
-	ev := &CommitOffsets{Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation}
+	ev := &CommitOffsets{Version: version, Group: req.Group, MemberID: req.MemberID, InstanceID: deref(req.InstanceID), Generation: req.Generation}
 	if version == 0 {
 		ev.Generation, ev.MemberID = -1, ""
 	}
@@ -211,7 +213,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, req.Group, topics, version >= 7 && req.RequireStable)
+		res, err := c.fetchOffsets(ctx, &FetchOffsets{Group: req.Group, Topics: topics, MemberEpoch: -1, RequireStable: version >= 7 && req.RequireStable})
 		if err != nil {
 			return nil, err
 		}
@@ -252,7 +254,11 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 				topics = append(topics, TopicPartitions{Topic: t.Topic, Partitions: t.Partitions})
 			}
 		}
-		res, err := c.fetchOffsets(ctx, g.Group, topics, req.RequireStable)
+		ev := &FetchOffsets{Group: g.Group, Topics: topics, MemberEpoch: -1, RequireStable: req.RequireStable}
+		if version >= 9 {
+			ev.MemberID, ev.MemberEpoch = g.MemberID, g.MemberEpoch // checked for KIP-848 groups
+		}
+		res, err := c.fetchOffsets(ctx, ev)
 		if err != nil {
 			return nil, err
 		}
@@ -275,8 +281,7 @@ func (c *Coordinator) OffsetFetch(ctx context.Context, version int16, req *kmsg.
 	return resp, nil
 }
 
-func (c *Coordinator) fetchOffsets(ctx context.Context, group string, topics []TopicPartitions, requireStable bool) (FetchResult, error) {
-	ev := &FetchOffsets{Group: group, Topics: topics, RequireStable: requireStable}
+func (c *Coordinator) fetchOffsets(ctx context.Context, ev *FetchOffsets) (FetchResult, error) {
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
 	if err != nil {
 		return FetchResult{}, err
@@ -297,7 +302,9 @@ func groupByTopic(offsets []FetchedOffset) [][]FetchedOffset {
 	return out
 }
 
-// DescribeGroups answers a DescribeGroups request (v0-5).
+// DescribeGroups answers a DescribeGroups request (v0-6). Groups that are not classic
+// groups (and unknown ones) are Dead; v6 (not advertised by the broker) adds
+// GROUP_ID_NOT_FOUND with Kafka's message.
 func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGroupsRequest) (*kmsg.DescribeGroupsResponse, error) {
 	ev := &DescribeGroups{Groups: req.Groups}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
@@ -308,7 +315,11 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGrou
 	for _, d := range r.(DescribeResult).Groups {
 		rg := kmsg.NewDescribeGroupsResponseGroup()
 		rg.Group = d.Group
+		if d.Err == kerr.GroupIDNotFound.Code && req.Version < 6 {
+			d.Err, d.ErrMsg = 0, ""
+		}
 		rg.ErrorCode = d.Err
+		rg.ErrorMessage = nullable(d.ErrMsg)
 		rg.State = d.State
 		rg.ProtocolType = d.ProtocolType
 		rg.Protocol = d.Protocol
@@ -328,9 +339,9 @@ func (c *Coordinator) DescribeGroups(ctx context.Context, req *kmsg.DescribeGrou
 	return resp, nil
 }
 
-// ListGroups answers a ListGroups request (v0-4; states filter from v4).
+// ListGroups answers a ListGroups request (v0-5; states filter from v4, types from v5).
 func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsRequest) (*kmsg.ListGroupsResponse, error) {
-	ev := &ListGroups{States: req.StatesFilter}
+	ev := &ListGroups{States: req.StatesFilter, Types: req.TypesFilter}
 	r, err := c.call(ctx, ev, func(id uint64) { ev.Req = id })
 	if err != nil {
 		return nil, err
@@ -340,7 +351,7 @@ func (c *Coordinator) ListGroups(ctx context.Context, req *kmsg.ListGroupsReques
 	resp.ErrorCode = res.Err
 	for _, g := range res.Groups {
 		rg := kmsg.NewListGroupsResponseGroup()
-		rg.Group, rg.ProtocolType, rg.GroupState = g.Group, g.ProtocolType, g.State
+		rg.Group, rg.ProtocolType, rg.GroupState, rg.GroupType = g.Group, g.ProtocolType, g.State, g.Type
 		resp.Groups = append(resp.Groups, rg)
 	}
 	return resp, nil

@@ -1,6 +1,7 @@
-// Package coordinator is the group coordinator: Kafka 3.9's classic consumer-group protocol
-// and committed offsets, kept as records in __consumer_offsets with Kafka's own key/value
-// schemas, so that a group behaves for every stock client as on Apache Kafka.
+// Package coordinator is the group coordinator: Kafka 3.9's classic consumer-group protocol,
+// Kafka 4.0's KIP-848 consumer group protocol, and committed offsets, kept as records in
+// __consumer_offsets with Kafka's own key/value schemas, so that a group behaves for every
+// stock client as on Apache Kafka.
 //
 // # Shape
 //
@@ -23,6 +24,44 @@
 // Appends run in the driver goroutine, in order, so the in-memory state always follows
 // the log order. Loading a partition (BecomeLeader) reads it from the log start to the high
 // watermark in a goroutine of its own and hands the rebuilt snapshot to the machine.
+//
+// # KIP-848 consumer groups
+//
+// A second state machine beside the classic one, in the same Machine and driver (cg*.go,
+// assignor.go, records848.go, topics.go): ConsumerGroupHeartbeat and ConsumerGroupDescribe
+// (Kafka 4.0's GroupMetadataManager, ConsumerGroup, CurrentAssignmentBuilder and
+// TargetAssignmentBuilder). A group id maps to one group entry; its cg field is set while
+// the group uses the consumer protocol, and the entry keeps holding the group's offsets, so
+// OffsetCommit/OffsetFetch, DeleteGroups, ListGroups (v5 types) and expiration work on both
+// kinds.
+//
+//   - A heartbeat updates the member (its subscription, assignor, rebalance timeout); a
+//     changed subscription or a newer topics image bumps the group epoch; a group epoch
+//     ahead of the assignment epoch runs the assignor (uniform or range, server-side) for a
+//     new target assignment; the member then moves one step towards its target (reconcile):
+//     partitions to give up are revoked first, and partitions still held by another member
+//     are only handed out once released. Member epochs fence stale members
+//     (FENCED_MEMBER_EPOCH; the previous epoch is accepted when its answer was lost).
+//   - The group's state is its records: a request computes the records it needs
+//     (ConsumerGroupMetadata, PartitionMetadata, MemberMetadata, TargetAssignmentMember and
+//     Metadata, CurrentMemberAssignment, RegularExpression; Kafka 4.0's schemas, encoded
+//     with kbin), the machine appends them and replays them into the group, and loading a
+//     partition replays the same records: another coordinator rebuilds the same group. A
+//     failed append restores the group as it was (the driver appends in line, so no other
+//     event runs in between).
+//   - Timers: a member's session (group.consumer.session.timeout.ms) and, while it revokes,
+//     its rebalance timeout; either expiring fences it (its partitions go to the others).
+//   - Static members leaving with epoch -2 keep their assignment until their session ends
+//     or their instance comes back under a new member id.
+//   - Regular expressions (v1) are resolved against the topics image at once (Kafka does it
+//     in the background), again when topics change, at most every 10 s.
+//   - Online migration (group.consumer.migration.policy): a KIP-848 member joining a classic
+//     group of the consumer protocol type converts it, its members staying as classic
+//     members of the new group (they join, sync and heartbeat through it and are assigned by
+//     the coordinator); when the last KIP-848 member leaves, the group becomes classic again
+//     and rebalances.
+//   - Topics come from the broker's metadata cache as an immutable TopicsImage carried by
+//     the requests (SetTopics); the machine keeps the newest it has seen.
 //
 // # Concurrency
 //

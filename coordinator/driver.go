@@ -42,6 +42,8 @@ type Coordinator struct {
 	reqSeq  atomic.Uint64
 	loaders sync.WaitGroup // loading goroutines; Run waits for them before returning
 
+	topics func() *TopicsImage // the broker's topics, for KIP-848 groups (SetTopics)
+
 	mu       sync.Mutex
 	closed   bool // Run has ended: no new loaders
 	status   map[int32]partStatus

@@ -19,6 +19,8 @@ type JoinGroup struct {
 	RequireKnownMemberID bool
 	// SupportSkippingAssignment is set from JoinGroup v9 (KIP-814).
 	SupportSkippingAssignment bool
+	// Image is the broker's topics, for a classic member joining a KIP-848 group.
+	Image *TopicsImage
 }
 
 // JoinMember is one member as the leader sees it in the JoinGroup answer.
@@ -50,6 +52,7 @@ type SyncGroup struct {
 	ProtocolType *string
 	Protocol     *string
 	Assignments  map[string][]byte
+	Image        *TopicsImage // the broker's topics, for a classic member of a KIP-848 group
 }
 
 // SyncResult answers a SyncGroup.
@@ -105,6 +108,7 @@ type CommitOffset struct {
 // CommitOffsets is an OffsetCommit request for one group.
 type CommitOffsets struct {
 	Req        uint64
+	Version    int16 // OffsetCommit version (KIP-848 members need v9+)
 	Group      string
 	MemberID   string
 	InstanceID string
@@ -128,6 +132,10 @@ type FetchOffsets struct {
 	Group         string
 	Topics        []TopicPartitions
 	RequireStable bool
+	// MemberID and MemberEpoch (OffsetFetch v9) are checked against KIP-848 groups;
+	// a nil member id with a negative epoch is not checked.
+	MemberID    *string
+	MemberEpoch int32
 }
 
 // FetchedOffset is one committed offset (-1 when there is none), or a partition error.
@@ -176,6 +184,12 @@ type DescribeGroups struct {
 	Groups []string
 }
 
+// The messages of DescribeGroups v6 for the groups it cannot describe.
+const (
+	describeNotFound   = "Group %s not found."
+	describeNotClassic = "Group %s is not a classic group."
+)
+
 // MemberDescription is one member in DescribeGroups; Metadata and Assignment are given only
 // for Stable groups, as in Kafka.
 type MemberDescription struct {
@@ -191,6 +205,7 @@ type MemberDescription struct {
 type GroupDescription struct {
 	Group        string
 	Err          int16
+	ErrMsg       string // v6: why the group could not be described
 	State        string
 	ProtocolType string
 	Protocol     string
@@ -200,10 +215,12 @@ type GroupDescription struct {
 // DescribeResult answers a DescribeGroups, in request order.
 type DescribeResult struct{ Groups []GroupDescription }
 
-// ListGroups lists groups, optionally only those in States (case-insensitive).
+// ListGroups lists groups, optionally only those in States and of Types (v5: "classic",
+// "consumer"; both case-insensitive).
 type ListGroups struct {
 	Req    uint64
 	States []string
+	Types  []string
 }
 
 // GroupListing is one listed group.
@@ -211,6 +228,7 @@ type GroupListing struct {
 	Group        string
 	ProtocolType string
 	State        string
+	Type         string // "classic" or "consumer"
 }
 
 // ListResult answers a ListGroups (sorted by group id).

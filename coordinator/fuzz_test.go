@@ -19,6 +19,18 @@ func FuzzLoadPartition(f *testing.F) {
 		groupRecord(g, map[string][]byte{"m": []byte("a")}),
 		groupTombstone("x"),
 	}, 0))
+	// KIP-848 records.
+	f.Add(BuildBatch([]Record{
+		cgMemberMetadataRecord("c", "m1", &cgMemberMetadataValue{clientID: "c", subscribedTopicNames: []string{"t"}, rebalanceTimeoutMs: 5,
+			classic: &classicMemberMetadata{sessionTimeoutMs: 6, protocols: proto("range")}}),
+		cgPartitionMetadataRecord("c", map[string]cgTopicMetadata{"t": {id: tid(1), name: "t", partitions: 2}}),
+		cgEpochRecord("c", 1),
+		cgTargetMemberRecord("c", "m1", assignment{tid(1): {0, 1}}),
+		cgTargetMetadataRecord("c", 1),
+		cgCurrentAssignmentRecord("c", "m1", &cgCurrentAssignmentValue{memberEpoch: 1, assigned: assignment{tid(1): {0, 1}}, pendingRevocation: assignment{}}),
+		cgRegexRecord("c", "t.*", &cgRegexValue{topics: []string{"t"}}),
+		cgCurrentAssignmentTombstone("c", "m1"), cgMemberMetadataTombstone("c", "m1"), cgEpochTombstone("c"),
+	}, 0))
 	k := kmsg.OffsetCommitKey{Version: 0, Group: "g", Topic: "t"}
 	f.Add(BuildBatch([]Record{{Key: k.AppendTo(nil), Value: []byte{0, 9}}}, 0))
 	f.Fuzz(func(t *testing.T, data []byte) {

@@ -124,6 +124,10 @@ type group struct {
 	// pendingTxn holds transactional offset commits (TxnOffsetCommit) by producer id until
 	// the transaction's marker commits or aborts them (txn_offsets.go).
 	pendingTxn map[int64]map[topicPartition]offsetEntry
+
+	// cg is set when the group is a KIP-848 consumer group; the classic fields above are
+	// then unused (Empty) and the entry holds the group's offsets.
+	cg *consumerGroup
 }
 
 // joinTimer describes the armed join timer: Kafka's DelayedJoin or InitialDelayedJoin.
@@ -342,7 +346,7 @@ func (g *group) memberList() []JoinMember {
 // matchStates reports whether the group's state is in states (case-insensitive).
 func (g *group) inStates(states []string) bool {
 	for _, s := range states {
-		if strings.EqualFold(s, g.state.String()) {
+		if strings.EqualFold(strings.TrimSpace(s), g.listState()) {
 			return true
 		}
 	}

@@ -23,6 +23,16 @@ func (m *Machine) join(ev *JoinGroup) {
 	}
 	unknown := ev.MemberID == ""
 	g := m.groups[ev.Group]
+	if g != nil && g.cg != nil {
+		// A KIP-848 group: its classic members join through it; an empty one gives way to
+		// a classic group.
+		m.seeImage(ev.Image)
+		if g.cg.state() != CGEmpty {
+			m.classicJoinToCG(g, ev)
+			return
+		}
+		m.dropEmptyConsumerGroup(g)
+	}
 	if g == nil {
 		if !unknown {
 			m.reply(ev.Req, joinErr(ev.MemberID, kerr.UnknownMemberID.Code))

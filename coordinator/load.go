@@ -24,6 +24,11 @@ func (m *Machine) loaded(p int32, snap *snapshot) {
 			ids, seen[id] = append(ids, id), true
 		}
 	}
+	for id := range snap.cgs.groups {
+		if !seen[id] {
+			ids, seen[id] = append(ids, id), true
+		}
+	}
 	for _, byGroup := range snap.pendingTxn {
 		for id := range byGroup {
 			if !seen[id] {
@@ -79,6 +84,10 @@ func (m *Machine) loaded(p int32, snap *snapshot) {
 			}
 			g.computeSubscribed()
 		}
+		if snap.cgs.wins(id) {
+			g.resetClassic()
+			g.cg = snap.cgs.groups[id]
+		}
 		for tp, e := range snap.offsets[id] {
 			g.offsets[tp] = e
 		}
@@ -88,6 +97,10 @@ func (m *Machine) loaded(p int32, snap *snapshot) {
 			}
 		}
 		m.groups[id] = g
+		if g.cg != nil {
+			m.loadedCG(g)
+			continue
+		}
 		for _, mid := range g.order {
 			m.scheduleHeartbeat(g, g.members[mid], int64(g.members[mid].sessionTimeoutMs))
 		}
@@ -126,6 +139,7 @@ func (m *Machine) unload(p int32) {
 		}
 		m.cancel(TimerKey{Kind: TimerJoin, Group: id})
 		m.cancel(TimerKey{Kind: TimerSync, Group: id})
+		m.cancelAllCGTimers(g)
 		delete(m.groups, id)
 	}
 }

@@ -18,6 +18,21 @@ type Config struct {
 	// NewMemberID returns a fresh member id for a client id (or group instance id); the
 	// default is Kafka's "<id>-<uuid>". Tests give deterministic ids.
 	NewMemberID func(prefix string) string
+
+	// KIP-848 consumer groups (group.consumer.*).
+	ConsumerSessionTimeoutMs    int32 // group.consumer.session.timeout.ms
+	ConsumerHeartbeatIntervalMs int32 // group.consumer.heartbeat.interval.ms
+	// ReconcilingHeartbeatIntervalMs, when positive and shorter, is the interval given to a
+	// member that is not yet at its target assignment (waiting for partitions another
+	// member still holds, or revoking), so that it picks its partitions up sooner; 0 gives
+	// every member ConsumerHeartbeatIntervalMs, as Kafka does.
+	ReconcilingHeartbeatIntervalMs int32
+	ConsumerMaxSize                int      // group.consumer.max.size
+	ConsumerAssignors              []string // group.consumer.assignors; the first is the default
+	MigrationPolicy                string   // group.consumer.migration.policy
+	// NewConsumerMemberID returns a member id for a ConsumerGroupHeartbeat v0 join without
+	// one (Kafka's random Uuid); tests give deterministic ids.
+	NewConsumerMemberID func() string
 }
 
 // newMemberJoinTimeoutMs bounds how long a new member may wait in JoinGroup (Kafka's
@@ -73,11 +88,15 @@ type TimerKind uint8
 
 // Timer kinds.
 const (
-	TimerJoin      TimerKind = iota + 1 // a group's (initial) delayed join
-	TimerSync                           // a group's pending-sync deadline (rebalance timeout)
-	TimerHeartbeat                      // a member's session
-	TimerPending                        // a pending (MEMBER_ID_REQUIRED) member's deadline
-	TimerRetention                      // the periodic offsets expiration check
+	TimerJoin        TimerKind = iota + 1 // a group's (initial) delayed join
+	TimerSync                             // a group's pending-sync deadline (rebalance timeout)
+	TimerHeartbeat                        // a member's session
+	TimerPending                          // a pending (MEMBER_ID_REQUIRED) member's deadline
+	TimerRetention                        // the periodic offsets expiration check
+	TimerCGSession                        // a KIP-848 member's session
+	TimerCGRebalance                      // a KIP-848 member's deadline to revoke partitions
+	TimerCGJoin                           // a classic member of a KIP-848 group must rejoin
+	TimerCGSync                           // a classic member of a KIP-848 group must sync
 )
 
 // TimerKey names one timer.
@@ -133,6 +152,7 @@ type Machine struct {
 
 	parts  map[int32]partStatus
 	groups map[string]*group
+	image  *TopicsImage // the newest topics image requests brought
 
 	now     int64
 	order   int64 // last order given to an offset commit (offsetEntry.order)
@@ -152,6 +172,24 @@ func NewMachine(cfg Config, logger zerolog.Logger) *Machine {
 	}
 	if cfg.NewMemberID == nil {
 		cfg.NewMemberID = randomMemberID
+	}
+	if cfg.ConsumerSessionTimeoutMs <= 0 {
+		cfg.ConsumerSessionTimeoutMs = 45000
+	}
+	if cfg.ConsumerHeartbeatIntervalMs <= 0 {
+		cfg.ConsumerHeartbeatIntervalMs = 5000
+	}
+	if cfg.ConsumerMaxSize <= 0 {
+		cfg.ConsumerMaxSize = int(^uint32(0) >> 1)
+	}
+	if len(cfg.ConsumerAssignors) == 0 {
+		cfg.ConsumerAssignors = []string{AssignorUniform, AssignorRange}
+	}
+	if cfg.MigrationPolicy == "" {
+		cfg.MigrationPolicy = MigrationBidirectional
+	}
+	if cfg.NewConsumerMemberID == nil {
+		cfg.NewConsumerMemberID = randomConsumerMemberID
 	}
 	return &Machine{
 		cfg:     cfg,
@@ -188,6 +226,10 @@ func (m *Machine) Step(now int64, ev Event) []Effect {
 		m.deleteGroups(e)
 	case *DeleteOffsets:
 		m.deleteOffsets(e)
+	case *ConsumerGroupHeartbeat:
+		m.consumerHeartbeat(e)
+	case *ConsumerGroupDescribe:
+		m.consumerDescribe(e)
 	case *TxnCommitOffsets:
 		m.txnCommit(e)
 	case TxnCompleted:
@@ -238,6 +280,27 @@ func (m *Machine) appendRecords(partition int32, records []Record, done func(cod
 	m.seq++
 	m.appends[m.seq] = done
 	m.out = append(m.out, Append{Token: m.seq, Partition: partition, Records: records})
+}
+
+// assignor returns the configured server assignor called name, or nil.
+func (m *Machine) assignor(name string) partitionAssignor {
+	for _, n := range m.cfg.ConsumerAssignors {
+		if a := assignorByName(n); a != nil && a.name() == name {
+			return a
+		}
+	}
+	return nil
+}
+
+// assignorNames are the configured assignors' names, in order.
+func (m *Machine) assignorNames() []string {
+	var out []string
+	for _, n := range m.cfg.ConsumerAssignors {
+		if a := assignorByName(n); a != nil {
+			out = append(out, a.name())
+		}
+	}
+	return out
 }
 
 // nextOrder is the order of an offset commit that was just appended (offsetEntry.order).
@@ -292,6 +355,8 @@ func (m *Machine) timerFired(e TimerFired) {
 		return
 	}
 	switch e.Key.Kind {
+	case TimerCGSession, TimerCGRebalance, TimerCGJoin, TimerCGSync:
+		m.cgTimerFired(g, e.Key)
 	case TimerJoin:
 		m.joinTimerFired(g)
 	case TimerSync:

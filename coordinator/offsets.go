@@ -30,6 +30,15 @@ func (m *Machine) commit(ev *CommitOffsets) {
 		g = newGroup(ev.Group, m.partitionFor(ev.Group), m.now)
 		m.groups[ev.Group] = g
 	}
+	if g.cg != nil {
+		// A KIP-848 group: member epochs instead of generations.
+		if code := g.cg.validateCommit(ev.MemberID, ev.Generation, ev.Version, false); code != 0 {
+			fail(code)
+			return
+		}
+		m.storeOffsets(g, ev)
+		return
+	}
 	if code := g.validateCommit(ev); code != 0 {
 		fail(code)
 		return
@@ -117,6 +126,12 @@ func (m *Machine) fetchOffsets(ev *FetchOffsets) {
 	if g != nil && g.is(Dead) {
 		g = nil
 	}
+	if g != nil && g.cg != nil {
+		if code := g.cg.validateFetch(ev.MemberID, ev.MemberEpoch); code != 0 {
+			m.reply(ev.Req, FetchResult{Err: code})
+			return
+		}
+	}
 	var res FetchResult
 	// With require_stable (OffsetFetch v7+, KIP-447), a partition with a commit in flight or
 	// a transactional commit awaiting its marker is UNSTABLE_OFFSET_COMMIT: the consumer
@@ -177,6 +192,9 @@ func (m *Machine) deleteOffsets(ev *DeleteOffsets) {
 	for i, t := range ev.Partitions {
 		res.Errs[i] = make([]int16, len(t.Partitions))
 		subscribed := !g.is(Empty) && g.isSubscribedTo(t.Topic)
+		if g.cg != nil {
+			subscribed = g.cg.subscribedTo(t.Topic)
+		}
 		for j, p := range t.Partitions {
 			if subscribed {
 				res.Errs[i][j] = kerr.GroupSubscribedToTopic.Code
@@ -208,6 +226,22 @@ func (m *Machine) cleanupGroup(g *group, remove []topicPartition) []Record {
 			delete(g.offsets, tp)
 			records = append(records, offsetTombstone(g.id, tp))
 		}
+	}
+	if g.cg != nil {
+		// A KIP-848 group goes when deleted, or when empty and without offsets.
+		if !g.is(Dead) && (g.cg.state() != CGEmpty || len(g.offsets) > 0 || len(g.pendingCommits) > 0 || len(g.pendingTxn) > 0) {
+			return records
+		}
+		records = append(records, cgDeleteRecords(g.id, g.cg)...)
+		m.cancelAllCGTimers(g)
+		g.cg = nil
+		if !g.is(Dead) {
+			m.transition(g, Dead)
+		}
+		if m.groups[g.id] == g {
+			delete(m.groups, g.id)
+		}
+		return records
 	}
 	if g.is(Empty) && len(g.offsets) == 0 && len(g.pendingCommits) == 0 && len(g.pendingTxn) == 0 {
 		m.transition(g, Dead)
@@ -253,6 +287,10 @@ func (m *Machine) expireOffsets() {
 			}
 		}
 		switch {
+		case g.cg != nil:
+			// Kafka's ConsumerGroup: offsets of topics no member subscribes to expire
+			// offsets.retention.minutes after their commit.
+			check(func(e offsetEntry) int64 { return e.commitTs }, g.cg.subscribedTo)
 		case g.protocolType != "" && g.is(Empty):
 			check(func(e offsetEntry) int64 {
 				if g.stateTs >= 0 {

@@ -244,12 +244,13 @@ type snapshot struct {
 	offsets    map[string]map[topicPartition]offsetEntry
 	groups     map[string]*kmsg.GroupMetadataValue
 	pendingTxn map[int64]map[string]map[topicPartition]offsetEntry
-	maxOffset  int64 // of the records read, -1 when none
+	maxOffset  int64       // of the records read, -1 when none
+	cgs        *cgSnapshot // KIP-848 groups (cgroup.go)
 }
 
 func newSnapshot() *snapshot {
 	return &snapshot{offsets: map[string]map[topicPartition]offsetEntry{}, groups: map[string]*kmsg.GroupMetadataValue{},
-		pendingTxn: map[int64]map[string]map[topicPartition]offsetEntry{}, maxOffset: -1}
+		pendingTxn: map[int64]map[string]map[topicPartition]offsetEntry{}, maxOffset: -1, cgs: newCGSnapshot()}
 }
 
 // applyRecord applies one record read back from the log (Kafka's loadGroupsAndOffsets).
@@ -324,7 +325,12 @@ func (s *snapshot) apply(offset int64, key, value []byte) error {
 	if len(key) < 2 {
 		return fmt.Errorf("record key of %d bytes", len(key))
 	}
-	switch version := int16(binary.BigEndian.Uint16(key)); version {
+	version := int16(binary.BigEndian.Uint16(key))
+	s.cgs.seq++
+	if isCGRecordType(version) {
+		return s.cgs.apply(key, value)
+	}
+	switch version {
 	case 0, 1:
 		var k kmsg.OffsetCommitKey
 		if err := k.ReadFrom(key); err != nil {
@@ -351,6 +357,7 @@ func (s *snapshot) apply(offset int64, key, value []byte) error {
 		if err := k.ReadFrom(key); err != nil {
 			return fmt.Errorf("group metadata key: %w", err)
 		}
+		s.cgs.classicSeq[k.Group] = s.cgs.seq
 		if value == nil {
 			delete(s.groups, k.Group)
 			return nil

@@ -20,6 +20,11 @@ func (m *Machine) sync(ev *SyncGroup) {
 		m.reply(ev.Req, SyncResult{Err: kerr.UnknownMemberID.Code})
 		return
 	}
+	if g.cg != nil {
+		m.seeImage(ev.Image)
+		m.classicSyncToCG(g, ev)
+		return
+	}
 	if g.is(Dead) {
 		m.reply(ev.Req, SyncResult{Err: kerr.CoordinatorNotAvailable.Code})
 		return
@@ -150,6 +155,8 @@ func (m *Machine) doHeartbeat(ev *Heartbeat) int16 {
 		return kerr.UnknownMemberID.Code
 	case g.is(Dead):
 		return kerr.CoordinatorNotAvailable.Code
+	case g.cg != nil:
+		return m.classicHeartbeatToCG(g, ev)
 	}
 	if code := g.validateMember(ev.MemberID, ev.InstanceID); code != 0 {
 		return code
@@ -187,6 +194,10 @@ func (m *Machine) leave(ev *LeaveGroup) {
 	}
 	if g.is(Dead) {
 		m.reply(ev.Req, LeaveResult{Err: kerr.CoordinatorNotAvailable.Code})
+		return
+	}
+	if g.cg != nil {
+		m.classicLeaveToCG(g, ev)
 		return
 	}
 	for i, lm := range ev.Members {

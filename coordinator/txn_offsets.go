@@ -92,6 +92,9 @@ func (m *Machine) txnCommit(ev *TxnCommitOffsets) {
 // with a generation, member id or instance id (v3+, KIP-447) must come from a current
 // member of that generation; one without may commit whatever the group's state.
 func (g *group) validateTxnCommit(ev *TxnCommitOffsets) int16 {
+	if g.cg != nil {
+		return g.cg.validateCommit(ev.MemberID, ev.Generation, 0, true) // KIP-848: member epochs
+	}
 	switch {
 	case g.is(Dead):
 		return kerr.CoordinatorNotAvailable.Code

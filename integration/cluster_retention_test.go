@@ -169,10 +169,17 @@ func TestClusterRetention(t *testing.T) {
 	})
 
 	t.Run("retention on every replica", func(t *testing.T) {
+		// Created without a time limit; the change to retention.ms reaches every replica
+		// through /config/changes and applies without a restart.
 		const topic = "cl-retention"
-		c.createTopic(t, topic, 1, map[string]*string{"segment.bytes": kadm.StringPtr("1024"), "retention.ms": kadm.StringPtr("600000")})
+		c.createTopic(t, topic, 1, map[string]*string{"segment.bytes": kadm.StringPtr("1024"), "retention.ms": kadm.StringPtr("-1")})
 		produceAt(t, prod, topic, 0, 10, 100, time.Now().Add(-time.Hour))
 		end := produceAt(t, prod, topic, 0, 10, 100, time.Now())
+		time.Sleep(time.Second) // three retention passes
+		waitReplicasStart(t, c, topic, 0, 0, "nothing deleted under retention.ms=-1")
+		if err := alterErr(adm.AlterTopicConfigs(testCtx(t, 10*time.Second), []kadm.AlterConfig{{Name: "retention.ms", Value: kadm.StringPtr("600000")}}, topic)); err != nil {
+			t.Fatal(err)
+		}
 		// The hour-old records fill the first two segments, which expire on the leader and on
 		// both followers.
 		waitReplicasStart(t, c, topic, 10, 10, "hour-old segments deleted on every replica")

@@ -143,6 +143,35 @@ func TestCompaction(t *testing.T) {
 		t.Fatalf("cleaner-offset-checkpoint: %q %v", s, err)
 	}
 
+	// cleanup.policy=compact,delete: the cleaner threads run the topic's retention too (the
+	// segments holding only hour-old records go; the one where fresh records start stays),
+	// and DeleteRecords is allowed.
+	const both = "compacted-deleted"
+	createTopic(t, adm, both, 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact,delete"), "segment.bytes": kadm.StringPtr("1024"),
+		"retention.ms": kadm.StringPtr("600000"),
+	})
+	old := newClient(t, b, kgo.DefaultProduceTopic(both))
+	for i := 0; i < 20; i++ {
+		r := &kgo.Record{Key: []byte(fmt.Sprintf("old-%d", i)), Value: []byte(strings.Repeat("o", 100)), Timestamp: time.Now().Add(-time.Hour)}
+		if err := old.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if err := old.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("new-%d", i)), Value: []byte(strings.Repeat("n", 100))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := waitStart(t, adm, both, 30*time.Second, "hour-old records of a compact,delete topic deleted", func(s int64) bool { return s > 0 && s <= 20 })
+	rs, err := adm.DeleteRecords(testCtx(t, 10*time.Second), kadm.OffsetsFromRecords(kgo.Record{Topic: both, Partition: 0, Offset: start}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rs.Lookup(both, 0); r.Err != nil || r.LowWatermark != start+1 {
+		t.Fatalf("DeleteRecords on a compact,delete topic: %v (low watermark %d)", r.Err, r.LowWatermark)
+	}
+
 	// kill -9 and restart: every key keeps its last value (the cleaner may have gone on
 	// meanwhile, so the filler key's older copies may be fewer).
 	_, before := keyCounts(readKeyed(t, b, adm, topic))

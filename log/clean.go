@@ -166,9 +166,10 @@ const cleanedWriteBuffer = 1 << 20
 // swapped in by ReplaceSegments or removed by Abort. Batches are gathered in memory and
 // written in large chunks. Not safe for concurrent use.
 type CleanedSegment struct {
-	l   *Log
-	seg *segment
-	buf []byte
+	l    *Log
+	seg  *segment
+	buf  []byte
+	opts Options // the log's options when the segment was created
 }
 
 // NewCleanedSegment creates the files of a cleaned segment starting at base.
@@ -184,7 +185,7 @@ func (l *Log) NewCleanedSegment(base int64) (*CleanedSegment, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &CleanedSegment{l: l, seg: s}, nil
+	return &CleanedSegment{l: l, seg: s, opts: opts}, nil
 }
 
 // Append writes one whole batch, which must start at or after the end of the previous one
@@ -199,7 +200,7 @@ func (c *CleanedSegment) Append(batch []byte) error {
 		return fmt.Errorf("%w: batch [%d, %d] after %d in a cleaned segment based at %d", ErrUnexpectedOffset, h.BaseOffset, h.lastOffset(), s.next, s.base)
 	}
 	c.buf = append(c.buf, batch...)
-	if err := s.track(&h, c.l.opts.IndexIntervalBytes, c.l.nowMs()); err != nil {
+	if err := s.track(&h, c.opts.IndexIntervalBytes, c.opts.Now().UnixMilli()); err != nil {
 		return err
 	}
 	if len(c.buf) >= cleanedWriteBuffer {

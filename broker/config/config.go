@@ -52,6 +52,9 @@ type Config struct {
 	MaxConnectionCreationRate    int               // max.connection.creation.rate (Int.MaxValue)
 	ConnectionsMaxIdleMs         int64             // connections.max.idle.ms 600000
 
+	// TLS, SASL and the authorizer (keys_security.go).
+	Security Security
+
 	// Log.
 	NumPartitions                           int32    // num.partitions 1
 	LogDirs                                 []string // log.dirs (comma list), else log.dir; default "data"
@@ -66,6 +69,7 @@ type Config struct {
 	LogCleanerThreads                       int      // log.cleaner.threads 1
 	LogCleanerBackoffMs                     int64    // log.cleaner.backoff.ms 15000
 	LogCleanerDedupeBufferSize              int64    // log.cleaner.dedupe.buffer.size 134217728
+	LogCleanerIOMaxBytesPerSecond           float64  // log.cleaner.io.max.bytes.per.second, Double.MAX (no limit)
 	LogCleanerMinCleanableRatio             float64  // log.cleaner.min.cleanable.ratio 0.5
 	LogCleanerDeleteRetentionMs             int64    // log.cleaner.delete.retention.ms 86400000
 	LogCleanerMinCompactionLagMs            int64    // log.cleaner.min.compaction.lag.ms 0
@@ -134,6 +138,20 @@ type Config struct {
 	OffsetsRetentionCheckIntervalMs int64 // offsets.retention.check.interval.ms 600000
 	OffsetsCommitTimeoutMs          int   // offsets.commit.timeout.ms 5000
 
+	// KIP-848 consumer groups.
+	GroupCoordinatorRebalanceProtocols  []string // group.coordinator.rebalance.protocols classic,consumer
+	GroupConsumerSessionTimeoutMs       int      // group.consumer.session.timeout.ms 45000
+	GroupConsumerMinSessionTimeoutMs    int      // group.consumer.min.session.timeout.ms 45000
+	GroupConsumerMaxSessionTimeoutMs    int      // group.consumer.max.session.timeout.ms 60000
+	GroupConsumerHeartbeatIntervalMs    int      // group.consumer.heartbeat.interval.ms 5000
+	GroupConsumerMinHeartbeatIntervalMs int      // group.consumer.min.heartbeat.interval.ms 5000
+	GroupConsumerMaxHeartbeatIntervalMs int      // group.consumer.max.heartbeat.interval.ms 15000
+	GroupConsumerMaxSize                int      // group.consumer.max.size Int.MaxValue
+	GroupConsumerAssignors              []string // group.consumer.assignors uniform, range
+	GroupConsumerMigrationPolicy        string   // group.consumer.migration.policy bidirectional
+	// group.consumer.reconciling.heartbeat.interval.ms 0 (ours): see coordinator.Config.
+	GroupConsumerReconcilingHeartbeatIntervalMs int
+
 	// Transactions and idempotent producers.
 	TransactionalIDExpirationMs                          int   // transactional.id.expiration.ms 604800000
 	TransactionMaxTimeoutMs                              int   // transaction.max.timeout.ms 900000
@@ -173,7 +191,7 @@ type Config struct {
 // Listener is one entry of listeners or advertised.listeners.
 type Listener struct {
 	Name             string // listener name, upper-cased (e.g. PLAINTEXT)
-	SecurityProtocol string // from listener.security.protocol.map; only PLAINTEXT is supported
+	SecurityProtocol string // from listener.security.protocol.map: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 	Host             string // "" = all interfaces (listeners); machine's hostname (advertised)
 	Port             int
 }

@@ -3,6 +3,7 @@ package config
 import (
 	"net"
 	"regexp"
+	"strings"
 )
 
 const compat = " Accepted for compatibility; no effect in this broker."
@@ -19,6 +20,41 @@ var version = custom("a Kafka version such as 3.9-IV0", func(v value) string {
 })
 
 var compressionTypes = oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")
+
+// rebalanceProtocols are Kafka's group types a broker can enable (share and streams groups
+// are not served here).
+var rebalanceProtocols = custom("[classic, consumer]", func(v value) string {
+	for _, e := range v.list {
+		if e != "classic" && e != "consumer" {
+			return "every element must be one of [classic, consumer]"
+		}
+	}
+	return ""
+})
+
+// serverAssignors are the KIP-848 assignors the coordinator has, by name or Kafka class name.
+var serverAssignors = custom("[uniform, range]", func(v value) string {
+	if len(v.list) == 0 {
+		return "at least one assignor is needed"
+	}
+	for _, e := range v.list {
+		switch e {
+		case "uniform", "range", "org.apache.kafka.coordinator.group.assignor.UniformAssignor", "org.apache.kafka.coordinator.group.assignor.RangeAssignor":
+		default:
+			return "unknown assignor " + e + " (this broker has uniform and range)"
+		}
+	}
+	return ""
+})
+
+// migrationPolicies is Kafka's ConsumerGroupMigrationPolicy (case-insensitive).
+var migrationPolicies = custom("[disabled, upgrade, downgrade, bidirectional]", func(v value) string {
+	switch strings.ToLower(v.s) {
+	case "disabled", "upgrade", "downgrade", "bidirectional":
+		return ""
+	}
+	return "must be one of [disabled, upgrade, downgrade, bidirectional]"
+})
 
 var gzipLevel = custom("[1,...,9] or -1", func(v value) string {
 	if v.i != -1 && (v.i < 1 || v.i > 9) {
@@ -115,7 +151,7 @@ func brokerKeys() []keyDef {
 
 		// Network.
 		{name: "listeners", typ: TypeString, def: "PLAINTEXT://127.0.0.1:9092", dynamic: true,
-			doc: "Comma-separated NAME://host:port addresses to listen on; empty host = all interfaces, port 0 = any free port. The name maps to a security protocol through listener.security.protocol.map; only PLAINTEXT is supported. Kafka's default is PLAINTEXT://:9092."},
+			doc: "Comma-separated NAME://host:port addresses to listen on; empty host = all interfaces, port 0 = any free port. The name maps to a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) through listener.security.protocol.map. Kafka's default is PLAINTEXT://:9092."},
 		{name: "advertised.listeners", typ: TypeString, null: true, dynamic: true,
 			doc: "Addresses given to clients, same form as listeners; unset = listeners. An empty host advertises the machine's hostname; 0.0.0.0 and :: are refused."},
 		{name: "listener.security.protocol.map", typ: TypeString, def: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", dynamic: true,
@@ -124,7 +160,7 @@ func brokerKeys() []keyDef {
 			doc: "Listener used between brokers; unset = the listener whose protocol is security.inter.broker.protocol. Set only one of the two.",
 			set: func(c *Config, v value) { c.InterBrokerListenerName = v.s }},
 		{name: "security.inter.broker.protocol", typ: TypeString, def: "PLAINTEXT", valid: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-			doc: "Security protocol between brokers; only PLAINTEXT is supported."},
+			doc: "Security protocol between brokers: the listener of that name is used; set only one of this and inter.broker.listener.name."},
 		{name: "socket.send.buffer.bytes", typ: TypeInt, def: "102400",
 			doc: "SO_SNDBUF of client connections; -1 = OS default.",
 			set: func(c *Config, v value) { c.SocketSendBufferBytes = int(v.i) }},
@@ -204,7 +240,8 @@ func brokerKeys() []keyDef {
 		{name: "log.cleaner.io.buffer.load.factor", typ: TypeDouble, def: "0.9", dynamic: true,
 			doc: "Load factor of the dedupe buffer." + compat},
 		{name: "log.cleaner.io.max.bytes.per.second", typ: TypeDouble, def: "1.7976931348623157E308", dynamic: true,
-			doc: "Cleaner I/O throttle." + compat},
+			doc: "Bytes per second the cleaner threads together may read and write; the default is no limit.",
+			set: func(c *Config, v value) { c.LogCleanerIOMaxBytesPerSecond = v.f }},
 		{name: "log.cleaner.min.cleanable.ratio", typ: TypeDouble, def: "0.5", valid: betweenFloat(0, 1), dynamic: true,
 			doc: "Dirty ratio above which a log is cleaned. Default for the topic key min.cleanable.dirty.ratio.",
 			set: func(c *Config, v value) { c.LogCleanerMinCleanableRatio = v.f }},
@@ -409,6 +446,41 @@ func brokerKeys() []keyDef {
 			set: func(c *Config, v value) { c.OffsetsCommitTimeoutMs = int(v.i) }},
 		{name: "offsets.commit.required.acks", typ: TypeShort, def: "-1",
 			doc: "Deprecated: acks of offset commits." + compat},
+
+		// KIP-848 consumer groups (ConsumerGroupHeartbeat); Kafka 4.0's keys and defaults.
+		{name: "group.coordinator.rebalance.protocols", typ: TypeList, def: "classic,consumer", valid: rebalanceProtocols,
+			doc: "Enabled rebalance protocols: classic (JoinGroup) and consumer (KIP-848, ConsumerGroupHeartbeat).",
+			set: func(c *Config, v value) { c.GroupCoordinatorRebalanceProtocols = v.list }},
+		{name: "group.consumer.session.timeout.ms", typ: TypeInt, def: "45000", valid: atLeast(1),
+			doc: "Session timeout of KIP-848 group members: a member silent this long loses its partitions.",
+			set: func(c *Config, v value) { c.GroupConsumerSessionTimeoutMs = int(v.i) }},
+		{name: "group.consumer.min.session.timeout.ms", typ: TypeInt, def: "45000", valid: atLeast(1),
+			doc: "Smallest session timeout of KIP-848 groups.",
+			set: func(c *Config, v value) { c.GroupConsumerMinSessionTimeoutMs = int(v.i) }},
+		{name: "group.consumer.max.session.timeout.ms", typ: TypeInt, def: "60000", valid: atLeast(1),
+			doc: "Largest session timeout of KIP-848 groups.",
+			set: func(c *Config, v value) { c.GroupConsumerMaxSessionTimeoutMs = int(v.i) }},
+		{name: "group.consumer.heartbeat.interval.ms", typ: TypeInt, def: "5000", valid: atLeast(1),
+			doc: "Heartbeat interval given to KIP-848 group members.",
+			set: func(c *Config, v value) { c.GroupConsumerHeartbeatIntervalMs = int(v.i) }},
+		{name: "group.consumer.min.heartbeat.interval.ms", typ: TypeInt, def: "5000", valid: atLeast(1),
+			doc: "Smallest heartbeat interval of KIP-848 groups.",
+			set: func(c *Config, v value) { c.GroupConsumerMinHeartbeatIntervalMs = int(v.i) }},
+		{name: "group.consumer.max.heartbeat.interval.ms", typ: TypeInt, def: "15000", valid: atLeast(1),
+			doc: "Largest heartbeat interval of KIP-848 groups.",
+			set: func(c *Config, v value) { c.GroupConsumerMaxHeartbeatIntervalMs = int(v.i) }},
+		{name: "group.consumer.max.size", typ: TypeInt, def: maxInt32, valid: atLeast(1),
+			doc: "Most members in one KIP-848 consumer group.",
+			set: func(c *Config, v value) { c.GroupConsumerMaxSize = int(v.i) }},
+		{name: "group.consumer.assignors", typ: TypeList, def: "org.apache.kafka.coordinator.group.assignor.UniformAssignor,org.apache.kafka.coordinator.group.assignor.RangeAssignor", valid: serverAssignors,
+			doc: "Server-side assignors of KIP-848 groups (uniform, range, or Kafka's class names); the first is the default.",
+			set: func(c *Config, v value) { c.GroupConsumerAssignors = v.list }},
+		{name: "group.consumer.reconciling.heartbeat.interval.ms", typ: TypeInt, def: "0", valid: atLeast(0), ours: true,
+			doc: "Not a Kafka key. When positive (and below group.consumer.heartbeat.interval.ms), the heartbeat interval given to a KIP-848 member that has not reached its target assignment yet, so that it takes partitions freed by others sooner; 0 keeps Kafka's single interval.",
+			set: func(c *Config, v value) { c.GroupConsumerReconcilingHeartbeatIntervalMs = int(v.i) }},
+		{name: "group.consumer.migration.policy", typ: TypeString, def: "bidirectional", valid: migrationPolicies,
+			doc: "Online conversion of non-empty groups between the classic and KIP-848 protocols: disabled, upgrade, downgrade or bidirectional.",
+			set: func(c *Config, v value) { c.GroupConsumerMigrationPolicy = strings.ToLower(v.s) }},
 
 		// Transactions.
 		{name: "transactional.id.expiration.ms", typ: TypeInt, def: "604800000", valid: atLeast(1),

@@ -77,6 +77,12 @@ func build(props []property, hostname func() (string, error)) (*Config, []Warnin
 	for _, name := range order {
 		k := brokerKey(name)
 		if k == nil {
+			if prefixed, known, bad := checkListenerKey(name, c.Raw[name]); prefixed && known {
+				if bad != nil {
+					errs = append(errs, bad)
+				}
+				continue
+			}
 			warnings = append(warnings, unknownKeyWarning(name))
 			continue
 		}
@@ -194,6 +200,23 @@ func (c *Config) derive(p map[string]value, hostname func() (string, error)) err
 	}
 	if c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < int64(c.SocketRequestMaxBytes) {
 		fail("queued.max.request.bytes", "must be -1 or at least socket.request.max.bytes ("+itoa(int64(c.SocketRequestMaxBytes))+")")
+	}
+	// Kafka's GroupCoordinatorConfig checks of the KIP-848 bounds.
+	switch {
+	case c.GroupConsumerMaxHeartbeatIntervalMs < c.GroupConsumerMinHeartbeatIntervalMs:
+		fail("group.consumer.max.heartbeat.interval.ms", "must be greater than or equal to group.consumer.min.heartbeat.interval.ms")
+	case c.GroupConsumerHeartbeatIntervalMs < c.GroupConsumerMinHeartbeatIntervalMs:
+		fail("group.consumer.heartbeat.interval.ms", "must be greater than or equal to group.consumer.min.heartbeat.interval.ms")
+	case c.GroupConsumerHeartbeatIntervalMs > c.GroupConsumerMaxHeartbeatIntervalMs:
+		fail("group.consumer.heartbeat.interval.ms", "must be less than or equal to group.consumer.max.heartbeat.interval.ms")
+	case c.GroupConsumerMaxSessionTimeoutMs < c.GroupConsumerMinSessionTimeoutMs:
+		fail("group.consumer.max.session.timeout.ms", "must be greater than or equal to group.consumer.min.session.timeout.ms")
+	case c.GroupConsumerSessionTimeoutMs < c.GroupConsumerMinSessionTimeoutMs:
+		fail("group.consumer.session.timeout.ms", "must be greater than or equal to group.consumer.min.session.timeout.ms")
+	case c.GroupConsumerSessionTimeoutMs > c.GroupConsumerMaxSessionTimeoutMs:
+		fail("group.consumer.session.timeout.ms", "must be less than or equal to group.consumer.max.session.timeout.ms")
+	case c.GroupConsumerHeartbeatIntervalMs >= c.GroupConsumerSessionTimeoutMs:
+		fail("group.consumer.heartbeat.interval.ms", "must be less than group.consumer.session.timeout.ms")
 	}
 	if v, _ := get("remote.log.storage.system.enable"); v.b {
 		fail("remote.log.storage.system.enable", "tiered storage is not supported")

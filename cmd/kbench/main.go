@@ -43,6 +43,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	idleConns := fs.Int("idle-conns", -1, "idle connections of the scale step (-1: 5000, or 50 with -smoke)")
 	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
 	noReplicated := fs.Bool("no-replicated", false, "skip the replicated workload (3 brokers per system, RF 3, acks=all)")
+	noTLS := fs.Bool("no-tls", false, "skip the TLS step (produce, consume and handshakes over an SSL listener)")
+	noCleaner := fs.Bool("no-cleaner", false, "skip the compaction step")
+	cleanerThrottle := fs.Float64("cleaner-throttle", 0, "log.cleaner.io.max.bytes.per.second of both brokers in the compaction step (0: no limit)")
+	cleanerBytes := fs.Int64("cleaner-bytes", -1, "bytes of keyed records the compaction step cleans per compacted topic (-1: 512 MiB, or 4 MiB with -smoke)")
 	var c bench.Config
 	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
 	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
@@ -87,6 +91,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *noReplicated {
 		cfg.ReplicatedRecords = 0
+	}
+	if *noTLS {
+		cfg.TLSRecords = 0
+	}
+	if *cleanerBytes >= 0 {
+		cfg.CleanerBytes = *cleanerBytes
+	}
+	cfg.CleanerThrottle = *cleanerThrottle
+	if *noCleaner {
+		cfg.CleanerBytes = 0
 	}
 	if *noScale {
 		cfg.ScalePartitions, cfg.IdleConns = 0, 0

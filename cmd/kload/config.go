@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -27,6 +30,16 @@ type Config struct {
 	Inflight    int
 	Timeout     time.Duration
 	JSON        bool
+	TLSCA       string // PEM file of the CA to trust: connect with TLS ("" = plaintext)
+}
+
+// base returns the options every client starts from (ParseConfig has checked -tls-ca).
+func (c Config) base() []kgo.Opt {
+	opts, err := c.clientOpts()
+	if err != nil {
+		return []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	}
+	return opts
 }
 
 // ParseConfig parses args (without the program name); errors name the flag.
@@ -50,6 +63,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.IntVar(&c.Inflight, "inflight", 5, "produce requests in flight per broker when acks is 1 or 0")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "overall deadline")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of text")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "connect with TLS, trusting the CA certificates in this PEM file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -62,7 +76,11 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 		}
 	}
 	c.Partitions, c.Replication = int32(parts), int16(repl)
-	return c, c.validate(parts, repl)
+	if err := c.validate(parts, repl); err != nil {
+		return c, err
+	}
+	_, err := c.clientOpts()
+	return c, err
 }
 
 func (c Config) validate(parts, repl int) error {
@@ -152,4 +170,21 @@ func (c Config) producerOpts() []kgo.Opt {
 		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	}
 	return opts
+}
+
+// clientOpts are the seed brokers and, with -tls-ca, TLS.
+func (c Config) clientOpts() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.TLSCA == "" {
+		return opts, nil
+	}
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-tls-ca: no PEM certificate in %s", c.TLSCA)
+	}
+	return append(opts, kgo.DialTLSConfig(&tls.Config{RootCAs: pool})), nil
 }

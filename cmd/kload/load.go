@@ -15,7 +15,7 @@ import (
 // ensureTopic creates c.Topic unless it exists and returns its partition
 // count.
 func ensureTopic(ctx context.Context, c Config) (int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	cl, err := kgo.NewClient(c.base()...)
 	if err != nil {
 		return 0, err
 	}
@@ -45,7 +45,7 @@ func ensureTopic(ctx context.Context, c Config) (int32, error) {
 // produce sends c.Records records of c.Size bytes asynchronously and waits
 // for every acknowledgement.
 func produce(ctx context.Context, c Config) (*Phase, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, c.producerOpts()...)...)
+	cl, err := kgo.NewClient(append(c.base(), c.producerOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -95,7 +95,7 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 // consume reads every partition of the topic from its start up to the end
 // offsets listed when the phase begins.
 func consume(ctx context.Context, c Config, partitions int32) (*Phase, error) {
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	admCl, err := kgo.NewClient(c.base()...)
 	if err != nil {
 		return nil, err
 	}
@@ -120,10 +120,9 @@ func consume(ctx context.Context, c Config, partitions int32) (*Phase, error) {
 	if len(assign) == 0 {
 		return ph, nil
 	}
-	cl, err := kgo.NewClient(
-		kgo.SeedBrokers(c.Brokers...),
+	cl, err := kgo.NewClient(append(c.base(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: assign}),
-	)
+	)...)
 	if err != nil {
 		return nil, err
 	}

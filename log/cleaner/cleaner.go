@@ -51,6 +51,7 @@ const maxRecordsBytes = protocol.DefaultMaxUncompressedBytes
 type Cleaner struct {
 	memory     int64
 	loadFactor float64
+	throttle   *throttle // shared by a manager's threads; nil: no limit
 	offsets    *offsetMap
 	recs       []byte   // decompressed records of the current batch
 	keptRecs   []record // records kept from the current batch
@@ -135,6 +136,7 @@ func (c *Cleaner) mapSegment(ctx context.Context, s *log.SealedSegment, from int
 		}
 		h := parseHeader(b)
 		st.MapBytesRead += int64(len(b))
+		c.throttle.wait(ctx, len(b))
 		switch {
 		case h.control():
 			txn.onControlBatch(&h)

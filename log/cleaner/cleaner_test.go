@@ -274,3 +274,41 @@ func TestGroupBySize(t *testing.T) {
 		t.Fatalf("groups %v, want [2 1 2]", shape)
 	}
 }
+
+// BenchmarkClean cleans a 64 MiB log of 200-byte values over 100,000 keys, uncompressed,
+// in batches of 100 records (docs/benchmarks.md has the broker-level figure against Kafka's).
+func BenchmarkClean(b *testing.B) {
+	const keys, perBatch = 100_000, 100
+	c := &clock{now: time.Now()}
+	value := string(make([]byte, 200))
+	var batches [][]byte
+	var total int64
+	for i := 0; total < 64<<20; i++ {
+		recs := make([]kv, perBatch)
+		for j := range recs {
+			recs[j] = rec(fmt.Sprintf("key-%08d", (i*perBatch+j)%keys), value)
+		}
+		bt := mkBatch(b, batchSpec{recs: recs, pid: -1})
+		batches = append(batches, bt)
+		total += int64(len(bt))
+	}
+	b.SetBytes(total)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		l := openLogOpts(b, partDir(b), c, 16<<20)
+		for _, bt := range batches {
+			appendT(b, l, append([]byte(nil), bt...))
+		}
+		segs := l.Segments()
+		cfg := defaultConfig()
+		cfg.SegmentBytes = 16 << 20
+		cl := NewCleaner(128<<20, 0.9)
+		b.StartTimer()
+		if _, err := cl.Clean(b.Context(), l, cfg, 0, segs[len(segs)-1].BaseOffset, c.now); err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		l.Close()
+	}
+}

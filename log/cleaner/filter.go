@@ -28,7 +28,11 @@ func (f *filter) cleanGroup(ctx context.Context, l *log.Log, g []*log.SealedSegm
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			return f.batch(b, out)
+			f.c.throttle.wait(ctx, len(b))
+			before := out.Size()
+			err := f.batch(b, out)
+			f.c.throttle.wait(ctx, int(out.Size()-before))
+			return err
 		})
 		if err != nil {
 			out.Abort()

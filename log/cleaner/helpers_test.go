@@ -96,6 +96,17 @@ func openLog(t testing.TB, dir string, c *clock, fs log.FS) *log.Log {
 	return l
 }
 
+// openLogOpts opens a log with segments of segmentBytes.
+func openLogOpts(t testing.TB, dir string, c *clock, segmentBytes int64) *log.Log {
+	t.Helper()
+	o := log.Options{SegmentBytes: segmentBytes, Logger: zerolog.Nop(), Now: c.Now}
+	l, err := log.Open(dir, o)
+	if err != nil {
+		t.Fatalf("open: %v", err)
+	}
+	return l
+}
+
 func appendT(t testing.TB, l *log.Log, b []byte) log.AppendResult {
 	t.Helper()
 	r, err := l.Append(b, 0)

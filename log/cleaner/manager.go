@@ -39,6 +39,7 @@ type Options struct {
 	DedupeBufferSize int64         // log.cleaner.dedupe.buffer.size, shared by the threads
 	LoadFactor       float64       // log.cleaner.io.buffer.load.factor
 	Backoff          time.Duration // log.cleaner.backoff.ms: the sleep when nothing is cleanable
+	MaxBytesPerSec   float64       // log.cleaner.io.max.bytes.per.second, for all threads together (0: no limit)
 	Dirs             []string      // log.dirs, for their checkpoint files
 	Logger           zerolog.Logger
 	Now              func() time.Time // nil = time.Now
@@ -49,7 +50,8 @@ type Options struct {
 // (Run). Partitions are registered with Add and Remove; every method is safe for
 // concurrent use. Lock order: the manager's mutex before a log's.
 type Manager struct {
-	opts Options
+	opts     Options
+	throttle *throttle
 
 	mu          sync.Mutex
 	parts       map[log.TopicPartition]*Partition
@@ -68,7 +70,7 @@ func NewManager(opts Options) (*Manager, error) {
 	if opts.Threads < 1 {
 		opts.Threads = 1
 	}
-	m := &Manager{opts: opts, parts: map[log.TopicPartition]*Partition{}, busy: map[log.TopicPartition]bool{},
+	m := &Manager{opts: opts, throttle: newThrottle(opts.MaxBytesPerSec), parts: map[log.TopicPartition]*Partition{}, busy: map[log.TopicPartition]bool{},
 		uncleanable: map[log.TopicPartition]bool{}, checkpoints: map[string]map[log.TopicPartition]int64{}}
 	for _, dir := range opts.Dirs {
 		cp, err := log.ReadCheckpoint(nil, filepath.Join(dir, CheckpointFile))
@@ -78,6 +80,20 @@ func NewManager(opts Options) (*Manager, error) {
 		m.checkpoints[dir] = cp
 	}
 	return m, nil
+}
+
+// Threads is the number of cleaner threads the manager is configured for.
+func (m *Manager) Threads() int { return m.opts.Threads }
+
+// Reconfigure changes the thread count, dedupe buffer, backoff and I/O rate (the dynamic
+// log.cleaner.* keys). Only call it while no thread runs: the caller stops the threads,
+// reconfigures, and starts Threads() new ones, as Kafka's LogCleaner.reconfigure does.
+func (m *Manager) Reconfigure(threads int, dedupeBufferSize int64, backoff time.Duration, maxBytesPerSec float64) {
+	m.opts.Threads = max(threads, 1)
+	m.opts.DedupeBufferSize = dedupeBufferSize
+	m.opts.Backoff = backoff
+	m.opts.MaxBytesPerSec = maxBytesPerSec
+	m.throttle = newThrottle(maxBytesPerSec)
 }
 
 // Add registers a partition (replacing one of the same name).
@@ -120,6 +136,7 @@ func (m *Manager) FirstDirtyOffset(tp log.TopicPartition) (int64, bool) {
 // logs, and sleeps for the backoff when nothing was cleanable, until ctx ends.
 func (m *Manager) Run(ctx context.Context) {
 	c := NewCleaner(m.opts.DedupeBufferSize/int64(m.opts.Threads), m.opts.LoadFactor)
+	c.throttle = m.throttle
 	for ctx.Err() == nil {
 		if m.CleanOnce(ctx, c) {
 			continue
@@ -170,7 +187,8 @@ func (m *Manager) clean(ctx context.Context, c *Cleaner, tc *toClean, now time.T
 	switch {
 	case err == nil && st.End > tc.firstDirty:
 		m.checkpoint(tc.p, st.End)
-		mb := float64(st.BytesRead+st.MapBytesRead) / (1 << 20)
+		// MB/s as Kafka's cleaner reports it: bytes of log rewritten per second of the pass.
+		mb := float64(st.BytesRead) / (1 << 20)
 		lg.Info().Int64("dirty_from", st.FirstDirty).Int64("dirty_to", st.End).
 			Int("segments_before", st.SegmentsRead).Int("segments_after", st.SegmentsWritten).
 			Int64("bytes_before", st.BytesRead).Int64("bytes_after", st.BytesWritten).
