@@ -1,10 +1,17 @@
 package broker
 
-// Produce (key 0), versions 0-11 advertised.
+// Produce (key 0), versions 0-11.
 //
-//   - v0-2 carry magic 0/1 message sets, which this broker does not store: every partition is
-//     answered with UNSUPPORTED_VERSION (as Kafka 4.0 does, KAFKA-18659). They stay advertised
-//     because old librdkafka enables compression only when Produce min version is 0.
+//   - v0-2 carry message sets of magic 0 (v0-1) or 1 (v2), which are validated (each message's
+//     CRC-32, compressed wrappers and their inner messages and offsets) and stored as one magic-2
+//     batch, as Kafka 3.9's LogValidator does (protocol.ConvertMessageSet): CreateTime from
+//     magic 1 messages, none (-1) from magic 0 ones, the broker's time on a LogAppendTime topic;
+//     compressed with the topic's compression.type, "producer" keeping the producer's codec.
+//     Errors are Kafka's: CORRUPT_MESSAGE, INVALID_RECORD, MESSAGE_TOO_LARGE, INVALID_TIMESTAMP.
+//     A set without one complete message stores nothing and is answered with success (base
+//     offset -1), as Kafka answers it. Like Kafka, v0-2 may carry a magic-2 batch instead, and
+//     it is taken as a v3 batch would be. v2 answers carry the LogAppendTime. (Kafka 4.0
+//     answers v0-2 with UNSUPPORTED_VERSION, KAFKA-18659; this broker follows 3.9.)
 //   - v3+: each partition carries exactly one magic-2 batch, validated by
 //     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
 //     max.message.bytes) before anything is stored; on a compacted topic a record without a
@@ -38,6 +45,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/config"
 	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
@@ -47,8 +55,6 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 	resp := req.ResponseKind().(*kmsg.ProduceResponse)
 	var topLevel error
 	switch {
-	case rc.version() < 3:
-		topLevel = fmt.Errorf("%w: produce v%d (message format v0/v1) is not supported", kerr.UnsupportedVersion, rc.version())
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
 	case req.TransactionID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionID):
@@ -142,14 +148,9 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 			return nil, fmt.Errorf("%w: %d in-sync replicas, min.insync.replicas=%d", kerr.NotEnoughReplicas, n, tc.MinInsyncReplicas)
 		}
 	}
-	maxBatch := tc.MaxMessageBytes
-	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
-	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch, RequireKeys: tc.Compact})
-	if err != nil {
+	batch, numRecords, err := produceBatch(version, rp.Records, tc, now)
+	if err != nil || batch == nil {
 		return nil, err
-	}
-	if hdr.Codec() == protocol.CodecZstd && version < 7 {
-		return nil, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
 	}
 	appendFn := p.log.Append
 	if check != nil {
@@ -160,11 +161,11 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 			return p.log.AppendVerified(b, epoch, check.guard)
 		}
 	}
-	res, err := p.appendBatch(rp.Records, now, appendFn)
+	res, err := p.appendBatch(batch, now, appendFn)
 	if err != nil {
 		return nil, err
 	}
-	s.metrics.ProducePartition(topic, int(hdr.NumRecords), len(rp.Records), false)
+	s.metrics.ProducePartition(topic, numRecords, len(rp.Records), false)
 	sp.BaseOffset = res.FirstOffset
 	sp.LogAppendTime = res.logAppendTime
 	sp.LogStartOffset = res.LogStartOffset
@@ -172,6 +173,51 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 		return &hwWait{p: p, offset: res.LastOffset + 1, minISR: tc.MinInsyncReplicas}, nil
 	}
 	return nil, nil
+}
+
+// produceBatch validates one partition's records and returns the magic-2 batch to append and
+// its record count: the client's batch itself, or a magic 0/1 message set (Produce v0-2)
+// converted. A nil batch without an error means there is nothing to append.
+func produceBatch(version int16, records []byte, tc *config.TopicConfig, now time.Time) ([]byte, int, error) {
+	if version < 3 && protocol.MessageSetMagic(records) != 2 {
+		batch, res, err := protocol.ConvertMessageSet(records, legacyOptions(tc, now))
+		return batch, int(res.Records), err
+	}
+	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
+	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{MaxBatchBytes: tc.MaxMessageBytes, RequireKeys: tc.Compact})
+	if err != nil {
+		return nil, 0, err
+	}
+	if hdr.Codec() == protocol.CodecZstd && version >= 3 && version < 7 {
+		return nil, 0, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
+	}
+	return records, int(hdr.NumRecords), nil
+}
+
+// legacyOptions are the topic settings a magic 0/1 message set is converted with.
+func legacyOptions(tc *config.TopicConfig, now time.Time) protocol.LegacyOptions {
+	codec, err := protocol.ParseCompressionType(tc.CompressionType)
+	if err != nil {
+		codec = protocol.CodecProducer // the config table admits only known values
+	}
+	level := 0
+	switch codec {
+	case protocol.CodecGzip:
+		level = tc.CompressionGzipLevel
+	case protocol.CodecLZ4:
+		level = tc.CompressionLz4Level
+	case protocol.CodecZstd:
+		level = tc.CompressionZstdLevel
+	}
+	return protocol.LegacyOptions{
+		MaxMessageBytes:      tc.MaxMessageBytes,
+		RequireKeys:          tc.Compact,
+		LogAppendTime:        tc.MessageTimestampType == "LogAppendTime",
+		NowMs:                now.UnixMilli(),
+		TimestampBeforeMaxMs: tc.MessageTimestampBeforeMaxMs,
+		TimestampAfterMaxMs:  tc.MessageTimestampAfterMaxMs,
+		Compression:          protocol.Compression{Codec: codec, Level: level},
+	}
 }
 
 // hwWait is an acks=all partition waiting for its high watermark to reach offset.

@@ -1,6 +1,17 @@
 package broker
 
-// Fetch (key 1), versions 4-12.
+// Fetch (key 1), versions 0-12.
+//
+//   - v0-3 want message sets of an older format: magic 0 (v0-1) or magic 1 (v2-3). Stored
+//     batches are down-converted as they are written (fetch_downconvert.go), as Kafka 3.9's
+//     LazyDownConversionRecords does; control batches (transaction markers) are left out.
+//     These versions have no isolation level: they read up to the high watermark, aborted
+//     transactional records included, as they do on Kafka. With the topic's
+//     message.downconversion.enable=false a consumer's partition is UNSUPPORTED_VERSION. v0-2
+//     keep the hard byte limit (no KIP-74): a first batch larger than the partition's limit
+//     gives an empty record set.
+//   - Below v10, a topic whose compression.type is zstd is UNSUPPORTED_COMPRESSION_TYPE, as in
+//     Kafka (those clients cannot read zstd).
 //
 //   - Consumers (replica id -1) read up to the high watermark (read_uncommitted) or the last
 //     stable offset (read_committed: below the first transaction still open or whose marker
@@ -41,6 +52,7 @@ import (
 
 	"kbroker/broker/quota"
 	"kbroker/log"
+	"kbroker/protocol"
 )
 
 func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.Response, error) {
@@ -172,7 +184,9 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			if _, denied := rc.fetchDenied[rt.Topic]; denied {
 				err = kerr.TopicAuthorizationFailed
 			} else {
-				n, err = s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+				// KIP-74 (v3+): the first batch is returned even when larger than the limits.
+				first := total == 0 && req.Version >= 3
+				n, err = s.fetchPartition(req, rt.Topic, rp, maxBytes-total, first, &sp, &rc.regions)
 			}
 			if rc.replica {
 				s.metrics.ReplicationBytesOut(n)
@@ -211,6 +225,16 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 			return 0, fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
 		}
 		return 0, fmt.Errorf("%w: %s-%d", kerr.UnknownTopicOrPartition, topic, rp.Partition)
+	}
+	if req.Version < 10 && req.ReplicaID < 0 {
+		// Kafka answers these for a consumer before anything else of a partition it hosts.
+		tc := p.cfg.Load()
+		if tc.CompressionType == "zstd" {
+			return 0, fmt.Errorf("%w: topic %s is zstd-compressed and fetch v%d predates zstd", kerr.UnsupportedCompressionType, topic, req.Version)
+		}
+		if req.Version < 4 && !tc.MessageDownconversionEnable {
+			return 0, fmt.Errorf("%w: fetch v%d needs down-conversion, disabled for topic %s (message.downconversion.enable)", kerr.UnsupportedVersion, req.Version, topic)
+		}
 	}
 	if !p.isLeader.Load() {
 		return 0, fmt.Errorf("%w: this broker does not lead %s-%d", kerr.NotLeaderForPartition, topic, rp.Partition)
@@ -252,6 +276,15 @@ func (s *Server) fetchPartition(req *kmsg.FetchRequest, topic string, rp *kmsg.F
 	}
 	if req.IsolationLevel == 1 {
 		sp.AbortedTransactions = abortedTransactions(p, rp.FetchOffset, res)
+	}
+	if magic := protocol.FetchMagic(req.Version); magic < 2 {
+		conv, err := newDownConversion(res, magic, rp.FetchOffset)
+		if err != nil {
+			res.Release()
+			return 0, err
+		}
+		regions.addConverted(sp, conv)
+		return int(res.Size), nil
 	}
 	regions.add(sp, res)
 	return int(res.Size), nil

@@ -39,11 +39,10 @@ func handler[Req kmsg.Request](fn func(rc *requestContext, req Req) (kmsg.Respon
 // and below (Produce v13 and Fetch v13+ address topics by ID), so clients keep using names.
 func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 	rows := []api{
-		// Produce from 0 so that old librdkafka enables compression (client-compat gotcha 2);
-		// v0-2 (magic 0/1) are answered with UNSUPPORTED_VERSION, as Kafka 4.0 does.
+		// Produce and Fetch from 0, as Kafka 3.9: v0-2 and v0-3 carry magic 0/1 message sets,
+		// converted on append and down-converted on fetch.
 		{key: 0, min: 0, max: 11, handle: handler(s.handleProduce)},
-		// Fetch from 4: the first version whose records are magic 2.
-		{key: 1, min: 4, max: 12, handle: handler(s.handleFetch)},
+		{key: 1, min: 0, max: 12, handle: handler(s.handleFetch)},
 		{key: 2, min: 0, max: 7, handle: handler(s.handleListOffsets)},
 		{key: 3, min: 0, max: 12, handle: handler(s.handleMetadata)},
 		// Groups and committed offsets (package coordinator). Mins of 0 for librdkafka's

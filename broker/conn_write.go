@@ -26,7 +26,7 @@ type outFrame struct {
 // release lets go of the frame's regions once written (or dropped).
 func (f *outFrame) release() {
 	for i := range f.regions {
-		f.regions[i].region.Release()
+		f.regions[i].release()
 	}
 }
 
@@ -96,7 +96,14 @@ func (w *frameWriter) write(f *outFrame, flush bool) error {
 		return err
 	}
 	for i := range f.regions {
-		if err := w.writeRegion(&f.regions[i].region); err != nil {
+		r := &f.regions[i]
+		var err error
+		if r.conv != nil {
+			err = r.conv.writeTo(w.bw) // a record set down-converted for Fetch v0-3
+		} else {
+			err = w.writeRegion(&r.region)
+		}
+		if err != nil {
 			return err
 		}
 		if _, err := w.bw.Write(f.regions[i].after); err != nil {

@@ -8,6 +8,9 @@
 //   - Each accepted connection (conn.go) has one reader goroutine that frames, decodes and
 //     handles requests strictly in order, and one writer goroutine that writes the responses
 //     in the same order. A broken frame or an undecodable request closes that connection only.
+//     Fetch record sets go from the segment files to the socket without a copy
+//     (fetch_regions.go); for Fetch v0-3 the writer converts them to the old message format
+//     as it writes them (fetch_downconvert.go).
 //   - apis.go holds the one table of supported API keys and versions; it drives dispatch,
 //     version checks and the ApiVersions answer. Handlers live one file per key
 //     (00_produce.go, 01_fetch.go, ...), each opening with the versions it serves.

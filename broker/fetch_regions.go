@@ -7,8 +7,9 @@ package broker
 // region's size, and hands the writer the pieces: frame bytes, a file region, frame bytes,
 // and so on. The writer sends large regions with sendfile, straight from the page cache
 // (see conn_write.go). The frame is never re-encoded by hand: only the record set's length
-// prefix, which the protocol defines as an INT32 (Fetch v4-11) or an unsigned varint of
-// length+1 (v12, flexible), is rewritten.
+// prefix, which the protocol defines as an INT32 (Fetch v0-11) or an unsigned varint of
+// length+1 (v12, flexible), is rewritten. A record set of Fetch v0-3 is a region to convert
+// to an older message format on the way out (fetch_downconvert.go), its size fixed up front.
 
 import (
 	"bytes"
@@ -28,6 +29,23 @@ const markerSize = 16
 type regionMark struct {
 	marker [markerSize]byte
 	region log.Region
+	conv   *downConversion // set instead of region for a record set to down-convert
+}
+
+// size is the record set's size in the response.
+func (m *regionMark) size() int64 {
+	if m.conv != nil {
+		return m.conv.size
+	}
+	return m.region.Size
+}
+
+// release lets go of the record set's file.
+func (m *regionMark) release() {
+	m.region.Release()
+	if m.conv != nil {
+		m.conv.release()
+	}
 }
 
 // fetchRegions collects the regions of one Fetch response.
@@ -37,15 +55,22 @@ type fetchRegions struct {
 
 // add records region as the record set of sp. An empty region is an empty record set.
 func (f *fetchRegions) add(sp *kmsg.FetchResponseTopicPartition, region log.Region) {
-	if region.Size == 0 {
-		region.Release()
+	f.addMark(sp, regionMark{region: region})
+}
+
+// addConverted records conv as the record set of sp.
+func (f *fetchRegions) addConverted(sp *kmsg.FetchResponseTopicPartition, conv *downConversion) {
+	f.addMark(sp, regionMark{conv: conv})
+}
+
+func (f *fetchRegions) addMark(sp *kmsg.FetchResponseTopicPartition, m regionMark) {
+	if m.size() == 0 {
+		m.release()
 		sp.RecordBatches = []byte{}
 		return
 	}
-	var m regionMark
 	binary.LittleEndian.PutUint64(m.marker[0:], rand.Uint64())
 	binary.LittleEndian.PutUint64(m.marker[8:], rand.Uint64())
-	m.region = region
 	f.marks = append(f.marks, m)
 	sp.RecordBatches = append([]byte(nil), m.marker[:]...)
 }
@@ -53,15 +78,25 @@ func (f *fetchRegions) add(sp *kmsg.FetchResponseTopicPartition, region log.Regi
 // release lets go of every region not handed to the writer.
 func (f *fetchRegions) release() {
 	for i := range f.marks {
-		f.marks[i].region.Release()
+		f.marks[i].release()
 	}
 	f.marks = f.marks[:0]
 }
 
-// splicedRegion is a region of a frame followed by the frame bytes that come after it.
+// splicedRegion is a region of a frame followed by the frame bytes that come after it; conv,
+// when set, replaces region (a record set to down-convert).
 type splicedRegion struct {
 	region log.Region
+	conv   *downConversion
 	after  []byte
+}
+
+// release lets go of the record set's file.
+func (r *splicedRegion) release() {
+	r.region.Release()
+	if r.conv != nil {
+		r.conv.release()
+	}
 }
 
 // spliceRegions turns a response frame encoded with markers into head bytes and regions.
@@ -99,16 +134,16 @@ func spliceRegions(frame []byte, flexible bool, f *fetchRegions) ([]byte, []spli
 	prev := 0
 	total := int64(0)
 	for i, c := range cuts {
-		r := f.marks[i].region
+		m := &f.marks[i]
 		seg := frame[prev:c.at:c.at] // capped: appending the prefix must copy, not overwrite
-		seg = appendLengthPrefix(seg, r.Size, flexible)
+		seg = appendLengthPrefix(seg, m.size(), flexible)
 		if i == 0 {
 			head = seg
 		} else {
 			out[i-1].after = seg
 		}
-		out[i].region = r
-		total += int64(len(seg)) + r.Size
+		out[i].region, out[i].conv = m.region, m.conv
+		total += int64(len(seg)) + m.size()
 		prev = c.end
 	}
 	out[len(out)-1].after = frame[prev:]
@@ -152,7 +187,7 @@ func materializeRegions(resp *kmsg.FetchResponse, f *fetchRegions) error {
 				if !bytes.Equal(sp.RecordBatches, m.marker[:]) {
 					continue
 				}
-				data, err := m.region.ReadTo(make([]byte, 0, m.region.Size))
+				data, err := m.readAll()
 				if err != nil {
 					return err
 				}
@@ -162,4 +197,15 @@ func materializeRegions(resp *kmsg.FetchResponse, f *fetchRegions) error {
 		}
 	}
 	return nil
+}
+
+// readAll reads (or converts) the whole record set.
+func (m *regionMark) readAll() ([]byte, error) {
+	if m.conv == nil {
+		return m.region.ReadTo(make([]byte, 0, m.region.Size))
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(m.conv.size))
+	err := m.conv.writeTo(&buf)
+	return buf.Bytes(), err
 }

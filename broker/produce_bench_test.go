@@ -73,6 +73,12 @@ func BenchmarkProduceMetrics(b *testing.B) {
 // connection whose responses are discarded.
 func benchConn(b testing.TB, overrides ...string) *conn {
 	b.Helper()
+	return benchConnDrain(b, func(f outFrame) { f.release() }, overrides...)
+}
+
+// benchConnDrain is benchConn with the responses other than Produce's handed to drain.
+func benchConnDrain(b testing.TB, drain func(outFrame), overrides ...string) *conn {
+	b.Helper()
 	cfg, _, err := config.Load("", append([]string{"log.dirs=" + b.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"}, overrides...))
 	if err != nil {
 		b.Fatal(err)
@@ -101,7 +107,11 @@ func benchConn(b testing.TB, overrides ...string) *conn {
 	go func() {
 		defer close(done)
 		for f := range c.out {
-			if f.key != 0 || len(failed) > 0 {
+			if f.key != 0 {
+				drain(f)
+				continue
+			}
+			if len(failed) > 0 {
 				continue
 			}
 			resp := kmsg.NewPtrProduceResponse()

@@ -24,10 +24,11 @@ type txnCheck struct {
 	err   error
 }
 
-// transactionalBatch reports whether records start with a transactional batch header (the
-// attributes' bit 4), without parsing the rest.
+// transactionalBatch reports whether records start with a transactional magic-2 batch header
+// (the attributes' bit 4), without parsing the rest. A magic 0/1 message set (Produce v0-2)
+// is never transactional.
 func transactionalBatch(records []byte) bool {
-	return len(records) >= protocol.BatchHeaderSize && records[22]&0x10 != 0
+	return len(records) >= protocol.BatchHeaderSize && records[16] == 2 && records[22]&0x10 != 0
 }
 
 // checkTxnProduce runs the checks a produce with transactional batches needs, keyed by

@@ -18,7 +18,7 @@ var contractAPIs = map[int16]apiRange{
 	18: {0, 4},  // ApiVersions
 	3:  {0, 12}, // Metadata
 	0:  {0, 11}, // Produce
-	1:  {4, 12}, // Fetch
+	1:  {0, 12}, // Fetch
 	2:  {0, 9},  // ListOffsets
 	19: {0, 7},  // CreateTopics
 	20: {0, 6},  // DeleteTopics
@@ -122,16 +122,16 @@ func TestProtocolDetails(t *testing.T) {
 	}
 	createTopic(t, adm, "meta-a", 2, nil)
 
-	t.Run("produce v2 is UNSUPPORTED_VERSION per partition", func(t *testing.T) {
+	t.Run("produce v0-2 with a magic 1 message set is stored", func(t *testing.T) {
 		rc := dialRaw(t, b)
 		for v := int16(0); v <= 2; v++ {
 			resp := rc.roundTrip(produceRequest("legacy", 0, -1, legacyMessageSet([]byte("old"))), v)
-			if p := producePartition(t, resp); p.ErrorCode != 35 {
-				t.Errorf("Produce v%d: partition error %d, want 35 UNSUPPORTED_VERSION", v, p.ErrorCode)
+			if p := producePartition(t, resp); p.ErrorCode != 0 || p.BaseOffset != int64(v) {
+				t.Errorf("Produce v%d: partition error %d base offset %d, want 0 and %d", v, p.ErrorCode, p.BaseOffset, v)
 			}
 		}
-		if e := endOffsets(t, adm, "legacy")[0]; e != 0 {
-			t.Errorf("legacy: end offset %d after refused Produce v0-2, want 0", e)
+		if e := endOffsets(t, adm, "legacy")[0]; e != 3 {
+			t.Errorf("legacy: end offset %d after Produce v0-2, want 3", e)
 		}
 	})
 
@@ -144,7 +144,7 @@ func TestProtocolDetails(t *testing.T) {
 				t.Errorf("Produce v%d: error %d base offset %d, want 0 and %d", v, p.ErrorCode, p.BaseOffset, v-3)
 			}
 		}
-		for v := int16(4); v <= 12; v++ {
+		for v := int16(0); v <= 12; v++ {
 			resp := rc.roundTrip(fetchRequest("versions", 0, 0, 0, 1), v).(*kmsg.FetchResponse)
 			p, err := fetchPartition(resp)
 			if err != nil {

@@ -146,9 +146,14 @@ func gunzip(dst, src []byte, limit int) ([]byte, error) {
 }
 
 func unlz4(dst, src []byte, limit int) ([]byte, error) {
+	return unlz4From(dst, bytes.NewReader(src), limit, len(src))
+}
+
+// unlz4From decompresses the LZ4 frame r yields (hint: its compressed size).
+func unlz4From(dst []byte, r io.Reader, limit, hint int) ([]byte, error) {
 	zr, _ := lz4Readers.Get().(*lz4.Reader)
-	zr.Reset(bytes.NewReader(src))
-	out, err := readAllLimited(dst, zr, limit, len(src))
+	zr.Reset(r)
+	out, err := readAllLimited(dst, zr, limit, hint)
 	zr.Reset(nil)
 	lz4Readers.Put(zr)
 	if err != nil {

@@ -127,10 +127,34 @@ func seedBatches(tb testing.TB) map[string][]byte {
 	return out
 }
 
+// seedMessageSets are magic 0/1 message sets named like the batches (valid-*
+// convert, <KAFKA_ERROR>-* fail with that error). Sets captured from real
+// clients (librdkafka-*, sarama-*) are kept in the folder beside them.
+func seedMessageSets(tb testing.TB) map[string][]byte {
+	msgs := testLegacyMsgs(5, legacyTS)
+	out := map[string][]byte{
+		"valid-v0-none":              legacySet(0, msgs),
+		"valid-v1-none":              legacySet(1, msgs),
+		"valid-v1-wrapper-offset-0":  legacyWrapper(tb, 1, CodecGzip, 0, legacyTS, msgs),
+		"valid-partial-tail":         append(legacySet(1, msgs), legacySet(1, msgs)[:25]...),
+		"INVALID_RECORD-two-magics":  append(legacySet(0, msgs[:1]), legacySet(1, msgs[1:])...),
+		"INVALID_RECORD-inner-after": legacyWrapper(tb, 1, CodecSnappy, 2, legacyTS, msgs),
+	}
+	for _, c := range []Codec{CodecGzip, CodecSnappy, CodecLZ4} {
+		out["valid-v0-"+c.String()] = legacyWrapper(tb, 0, c, 4, -1, msgs)
+		out["valid-v1-"+c.String()] = legacyWrapper(tb, 1, c, 4, legacyTS+4, msgs)
+	}
+	bad := legacySet(1, msgs)
+	bad[30] ^= 0x55
+	out["CORRUPT_MESSAGE-crc"] = bad
+	return out
+}
+
 var seedSets = map[string]func(testing.TB) map[string][]byte{
-	"frames":  seedFrames,
-	"headers": seedHeaders,
-	"batches": seedBatches,
+	"frames":      seedFrames,
+	"headers":     seedHeaders,
+	"batches":     seedBatches,
+	"messagesets": seedMessageSets,
 }
 
 // loadSeeds returns the corpus files of one folder of ../testdata.
@@ -208,6 +232,17 @@ func TestSeedCorpus(t *testing.T) {
 			if !errors.As(err, &ke) || ke.Message != want {
 				t.Errorf("%s: err = %v, want %s", name, err, want)
 			}
+		}
+	}
+	for name, set := range loadSeeds(t, "messagesets") {
+		_, _, err := ConvertMessageSet(set, anyTime)
+		want, _, _ := strings.Cut(name, "-")
+		var ke *kerr.Error
+		switch {
+		case want == "valid" && err != nil:
+			t.Errorf("message set %s: %v", name, err)
+		case want != "valid" && (!errors.As(err, &ke) || ke.Message != want):
+			t.Errorf("message set %s: err = %v, want %s", name, err, want)
 		}
 	}
 	for name, frame := range loadSeeds(t, "frames") {

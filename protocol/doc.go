@@ -11,8 +11,14 @@
 //   - record batches (magic 2): header parsing, the produce-path validation
 //     with Kafka's error codes, in-place header rewrites (base offset, leader
 //     epoch, log-append time with CRC recomputation) and record iteration;
+//   - message sets of magic 0 and 1 (Produce v0-2, Fetch v0-3; legacy.go has
+//     their layout): validation and conversion to one magic-2 batch as Kafka's
+//     LogValidator does it (ConvertMessageSet), and the way back for a fetch
+//     (AppendDownConverted), messages encoded with kmsg.MessageV0/V1;
 //   - compression codecs: gzip, snappy (raw and xerial-framed), lz4 (frame
-//     format) and zstd, with a cap on the decompressed size.
+//     format) and zstd, with a cap on the decompressed size; and Kafka's own
+//     framings when the broker compresses (xerial snappy, 64 KiB LZ4 blocks,
+//     the magic-0 LZ4 header checksum).
 //
 // # Record batch layout (magic 2), all integers big-endian
 //

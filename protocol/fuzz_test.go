@@ -2,7 +2,9 @@ package protocol
 
 import (
 	"bytes"
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -99,6 +101,109 @@ func FuzzValidateProduceBatch(f *testing.F) {
 		SetLogAppendTime(c, 99)
 		if got, _ := ParseBatchHeader(c); got.CRC != BatchCRC(c) {
 			t.Fatal("CRC wrong after SetLogAppendTime")
+		}
+	})
+}
+
+func FuzzConvertMessageSet(f *testing.F) {
+	addSeeds(f, "messagesets")
+	f.Add([]byte{})
+	f.Add(make([]byte, legacyHeaderV1))
+	opts := anyTime
+	opts.MaxMessageBytes, opts.MaxUncompressedBytes = 1<<20, 1<<20
+	f.Fuzz(func(t *testing.T, set []byte) {
+		checkConvert(t, set, opts)
+		// Mutations rarely keep a CRC right: the same set with its messages'
+		// CRCs recomputed reaches the checks behind the CRC.
+		checkConvert(t, resignMessageSet(bytes.Clone(set)), opts)
+	})
+}
+
+// resignMessageSet recomputes the CRC of each magic 0/1 message of set.
+func resignMessageSet(set []byte) []byte {
+	for rest := set; ; {
+		n, err := nextEntrySize(rest)
+		if err != nil || n == 0 {
+			return set
+		}
+		if rest[offLegacyMagic] < 2 {
+			binary.BigEndian.PutUint32(rest[offLegacyCRC:], crc32.ChecksumIEEE(rest[offLegacyMagic:n]))
+		}
+		rest = rest[n:]
+	}
+}
+
+func checkConvert(t *testing.T, set []byte, opts LegacyOptions) {
+	batch, res, err := ConvertMessageSet(set, opts)
+	if err != nil {
+		var ke *kerr.Error
+		if !errors.As(err, &ke) {
+			t.Fatalf("error without a Kafka code: %v", err)
+		}
+		switch ke {
+		case kerr.CorruptMessage, kerr.InvalidRecord, kerr.MessageTooLarge, kerr.InvalidTimestamp:
+		default:
+			t.Fatalf("unexpected code %s", ke.Message)
+		}
+		if batch != nil {
+			t.Fatal("a batch with an error")
+		}
+		return
+	}
+	if batch == nil {
+		return // no complete message
+	}
+	h, err := ValidateProduceBatch(batch, ValidateOptions{MaxBatchBytes: opts.MaxMessageBytes})
+	if err != nil || h.NumRecords != res.Records {
+		t.Fatalf("converted batch: %v (%d records, %d reported)", err, h.NumRecords, res.Records)
+	}
+	// The records survive the way back to magic 1 (zstd has no legacy form).
+	if h.Codec() == CodecZstd {
+		return
+	}
+	back, err := AppendDownConverted(nil, batch, 1, 0, opts.MaxUncompressedBytes)
+	if err != nil {
+		t.Fatalf("down-converting the converted batch: %v", err)
+	}
+	again, res2, err := ConvertMessageSet(back, opts)
+	if err != nil || res2.Records != res.Records {
+		t.Fatalf("re-converting: %v (%d of %d records)", err, res2.Records, res.Records)
+	}
+	var first, second [][]byte
+	collect := func(dst *[][]byte) func(RecordView) bool {
+		return func(r RecordView) bool { *dst = append(*dst, append(bytes.Clone(r.Key), r.Value...)); return true }
+	}
+	if ForEachRecord(batch, 0, collect(&first)) != nil || ForEachRecord(again, 0, collect(&second)) != nil {
+		t.Fatal("walking the records")
+	}
+	for i := range first {
+		if !bytes.Equal(first[i], second[i]) {
+			t.Fatalf("record %d changed on the way back", i)
+		}
+	}
+}
+
+func FuzzAppendDownConverted(f *testing.F) {
+	addSeeds(f, "batches")
+	f.Add([]byte{})
+	f.Fuzz(func(t *testing.T, batch []byte) {
+		for magic := int8(0); magic <= 1; magic++ {
+			out, err := AppendDownConverted(nil, batch, magic, 1, 1<<20)
+			if err != nil {
+				var ke *kerr.Error
+				if !errors.As(err, &ke) {
+					t.Fatalf("error without a Kafka code: %v", err)
+				}
+				continue
+			}
+			// Whatever came out is a message set a consumer can walk.
+			for rest := out; len(rest) > 0; {
+				n, err := nextEntrySize(rest)
+				if err != nil || n == 0 {
+					t.Fatalf("output is not a message set: %d %v", n, err)
+				}
+				rest = rest[n:]
+			}
 		}
 	})
 }
