@@ -16,6 +16,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // streamsApp is a running Kafka Streams WordCount (integration/testdata/streams, installed
@@ -213,6 +214,7 @@ func TestStreamsWordCountCoordinatorKilled(t *testing.T) {
 	reader := c.client(t, kgo.ConsumeTopics(out), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
 		kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	want, seen := map[string]int64{}, map[string]int64{}
+	logTxnState(t, c.client(t), in, out, "wc-cluster-KSTREAM-AGGREGATE-STATE-STORE-0000000004-repartition")
 	app := startWordCount(t, "wc-cluster", c.seeds(), in, out, "replication.factor=3")
 
 	lines, counts := wordLines(0, 1000)
@@ -256,4 +258,67 @@ func TestStreamsWordCountCoordinatorKilled(t *testing.T) {
 	if strings.Contains(app.out.String(), "uncaught exception") && !bytes.Contains([]byte(app.out.String()), []byte("RUNNING")) {
 		t.Fatalf("WordCount failed")
 	}
+}
+
+// logTxnState logs, once the test has failed, what the cluster says of transactions over
+// topics: each partition's end offset for read_uncommitted and read_committed (a last stable
+// offset held back shows there), the producers the partitions' leaders track, and every
+// listed transaction with its state and remaining partitions.
+func logTxnState(t *testing.T, cl *kgo.Client, topics ...string) {
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		adm := kadm.NewClient(cl)
+		for _, level := range []int8{0, 1} {
+			req := kmsg.NewPtrListOffsetsRequest()
+			req.ReplicaID, req.IsolationLevel = -1, level
+			for _, topic := range topics {
+				rt := kmsg.NewListOffsetsRequestTopic()
+				rt.Topic = topic
+				for p := int32(0); p < 3; p++ {
+					rp := kmsg.NewListOffsetsRequestTopicPartition()
+					rp.Partition, rp.Timestamp = p, -1
+					rt.Partitions = append(rt.Partitions, rp)
+				}
+				req.Topics = append(req.Topics, rt)
+			}
+			resp, err := req.RequestWith(ctx, cl)
+			if err != nil {
+				t.Logf("list offsets (isolation %d): %v", level, err)
+				continue
+			}
+			for _, rt := range resp.Topics {
+				for _, rp := range rt.Partitions {
+					t.Logf("end offset (isolation %d) %s-%d: %d (error %d)", level, rt.Topic, rp.Partition, rp.Offset, rp.ErrorCode)
+				}
+			}
+		}
+		set := kadm.TopicsSet{}
+		for _, topic := range topics {
+			set[topic] = map[int32]struct{}{0: {}, 1: {}, 2: {}}
+		}
+		producers, err := adm.DescribeProducers(ctx, set)
+		if err != nil {
+			t.Logf("describe producers: %v", err)
+		}
+		for _, p := range producers.SortedProducers() {
+			t.Logf("producer %s-%d: id %d epoch %d last sequence %d coordinator epoch %d current txn start offset %d", p.Topic, p.Partition,
+				p.ProducerID, p.ProducerEpoch, p.LastSequence, p.CoordinatorEpoch, p.CurrentTxnStartOffset)
+		}
+		listed, err := adm.ListTransactions(ctx, nil, nil)
+		if err != nil {
+			t.Logf("list transactions: %v", err)
+			return
+		}
+		described, err := adm.DescribeTransactions(ctx, listed.TransactionalIDs()...)
+		if err != nil {
+			t.Logf("describe transactions: %v", err)
+		}
+		for _, d := range described.Sorted() {
+			t.Logf("transaction %s at broker %d: %s, producer %d epoch %d, partitions %v (err %v)", d.TxnID, d.Coordinator, d.State, d.ProducerID, d.ProducerEpoch, d.Topics, d.Err)
+		}
+	})
 }
