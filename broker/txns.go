@@ -61,17 +61,20 @@ func (s *Server) startTxns() {
 
 // loadTxnPartitions starts loading every __transaction_state partition this broker leads
 // (a no-op for those loaded or loading) and returns the channel of each partition's load.
+// A partition the metadata names this broker the leader of, but whose LeaderAndIsr has not
+// been applied yet, is left to that LeaderAndIsr: only it knows the leader epoch, which is
+// the coordinator epoch markers carry.
 func (s *Server) loadTxnPartitions(t *topicMeta) map[int32]<-chan struct{} {
 	out := make(map[int32]<-chan struct{})
 	for p, pm := range t.partitions {
 		if pm.leader != s.cfg.BrokerID {
 			continue
 		}
-		epoch := int32(0)
-		if part, ok := s.rm.get(txnTopic, int32(p)); ok {
-			epoch = part.leaderEpoch.Load()
+		part, ok := s.rm.get(txnTopic, int32(p))
+		if !ok || !part.isLeader.Load() {
+			continue
 		}
-		out[int32(p)] = s.txns.BecomeLeader(int32(p), epoch)
+		out[int32(p)] = s.txns.BecomeLeader(int32(p), part.leaderEpoch.Load())
 	}
 	return out
 }
@@ -132,12 +135,13 @@ func (s *Server) txnCoordinatorFor(ctx context.Context, txnID string) (int32, er
 		return leader, nil
 	}
 	if s.txns.Status(p) != 0 {
-		loads := s.loadTxnPartitions(t)
-		wait, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		select {
-		case <-loads[p]:
-		case <-wait.Done():
+		if load, ok := s.loadTxnPartitions(t)[p]; ok {
+			wait, cancel := context.WithTimeout(ctx, 5*time.Second)
+			defer cancel()
+			select {
+			case <-load:
+			case <-wait.Done():
+			}
 		}
 	}
 	return leader, nil

@@ -63,6 +63,7 @@ type Coordinator struct {
 	mu       sync.Mutex
 	closed   bool
 	status   map[int32]partStatus
+	epoch    map[int32]int32 // the epoch each partition is loaded or loading at
 	loadWait map[int32][]chan struct{}
 
 	// Owned by the Run goroutine.
@@ -94,6 +95,7 @@ func New(cfg Config, l Log, markers MarkerWriter, pids ProducerIDs, loadBufferBy
 		in:       make(chan envelope, 256),
 		done:     make(chan struct{}),
 		status:   map[int32]partStatus{},
+		epoch:    map[int32]int32{},
 		loadWait: map[int32][]chan struct{}{},
 		waiters:  map[uint64]chan any{},
 		timers:   map[TimerKey]*time.Timer{},
@@ -124,21 +126,31 @@ func (c *Coordinator) Status(partition int32) int16 {
 }
 
 // BecomeLeader starts loading a partition this broker now leads at leader epoch epoch (the
-// coordinator epoch). The returned channel is closed once it is loaded (or failed to).
+// coordinator epoch). The returned channel is closed once it is loaded (or failed to). A
+// partition loaded or loading at an older epoch is loaded again at the new one, as Kafka's
+// onElection does for every election: markers then carry the new coordinator epoch, and
+// completions in flight at the old one are taken over by the reload.
 func (c *Coordinator) BecomeLeader(partition, epoch int32) <-chan struct{} {
 	ch := make(chan struct{})
 	c.mu.Lock()
-	if c.status[partition] == partActive {
+	st := c.status[partition]
+	current := (st == partActive || st == partLoading) && epoch <= c.epoch[partition]
+	if current && st == partActive {
 		c.mu.Unlock()
 		close(ch)
 		return ch
 	}
 	c.loadWait[partition] = append(c.loadWait[partition], ch)
-	if c.status[partition] == partLoading || c.closed {
+	if current || c.closed {
 		c.mu.Unlock()
 		return ch
 	}
+	if st != 0 {
+		c.logger.Info().Int32("partition", partition).Int32("old_epoch", c.epoch[partition]).Int32("epoch", epoch).
+			Msg("leader epoch of a __transaction_state partition moved on; loading it again")
+	}
 	c.status[partition] = partLoading
+	c.epoch[partition] = epoch
 	c.workers.Add(1)
 	c.mu.Unlock()
 	if !c.post(envelope{ev: PartitionLoading{Partition: partition, Epoch: epoch}}) {
@@ -151,7 +163,7 @@ func (c *Coordinator) BecomeLeader(partition, epoch int32) <-chan struct{} {
 		ev, err := c.load(partition, epoch)
 		if err != nil {
 			c.logger.Error().Err(err).Int32("partition", partition).Msg("loading __transaction_state partition failed")
-			c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
+			c.post(envelope{ev: PartitionUnloaded{Partition: partition, LoadFailed: true, Epoch: epoch}})
 			return
 		}
 		c.logger.Debug().Int32("partition", partition).Dur("took", time.Since(start)).Msg("read __transaction_state partition")
@@ -162,6 +174,9 @@ func (c *Coordinator) BecomeLeader(partition, epoch int32) <-chan struct{} {
 
 // Resign forgets the ids of a partition this broker no longer leads.
 func (c *Coordinator) Resign(partition int32) {
+	c.mu.Lock()
+	c.setStatusLocked(partition, 0)
+	c.mu.Unlock()
 	c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
 }
 
@@ -285,9 +300,21 @@ func (c *Coordinator) step(ev Event) {
 			delete(c.timers, e.Key)
 		}
 	case PartitionLoaded:
-		c.setStatus(e.Partition, partActive)
+		c.loadEnded(e.Partition, e.Epoch, partActive)
 	case PartitionUnloaded:
-		c.setStatus(e.Partition, 0)
+		if e.LoadFailed {
+			c.loadEnded(e.Partition, e.Epoch, 0)
+		}
+	}
+}
+
+// loadEnded records the end of the load of a partition at epoch, unless the partition was
+// resigned or is being loaded at a newer epoch since.
+func (c *Coordinator) loadEnded(p, epoch int32, st partStatus) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.status[p] == partLoading && c.epoch[p] == epoch {
+		c.setStatusLocked(p, st)
 	}
 }
 
@@ -300,11 +327,11 @@ func (c *Coordinator) spawn(fn func() Event) {
 	}()
 }
 
-func (c *Coordinator) setStatus(p int32, st partStatus) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
+// setStatusLocked sets a partition's status and wakes those waiting for its load.
+func (c *Coordinator) setStatusLocked(p int32, st partStatus) {
 	if st == 0 {
 		delete(c.status, p)
+		delete(c.epoch, p)
 	} else {
 		c.status[p] = st
 	}

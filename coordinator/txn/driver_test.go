@@ -227,3 +227,68 @@ func TestRecordsRoundTrip(t *testing.T) {
 		t.Fatalf("load: %+v %v", ev, err)
 	}
 }
+
+// TestDriverReloadsAtNewerEpoch: a partition already loaded is loaded again when this
+// broker leads it at a newer leader epoch (Kafka's onElection on every election), so that
+// the markers of a transaction completed afterwards carry the new coordinator epoch; an
+// older or equal epoch changes nothing, and Resign makes the ids unknown at once.
+func TestDriverReloadsAtNewerEpoch(t *testing.T) {
+	l, w, ids := newMemLog(), &memMarkers{}, &seqIDs{next: 41}
+	c := startCoordinator(t, l, w, ids) // every partition at epoch 1
+	ctx := context.Background()
+	txnID := "tx"
+	p := c.PartitionFor(txnID)
+
+	init := kmsg.NewPtrInitProducerIDRequest()
+	init.TransactionalID, init.TransactionTimeoutMillis = &txnID, 60000
+	if ir, err := c.InitProducerID(ctx, 4, init); err != nil || ir.ErrorCode != 0 {
+		t.Fatalf("init: %+v %v", ir, err)
+	}
+	add := kmsg.NewPtrAddPartitionsToTxnRequest()
+	add.TransactionalID, add.ProducerID, add.ProducerEpoch = txnID, 42, 0
+	at := kmsg.NewAddPartitionsToTxnRequestTopic()
+	at.Topic, at.Partitions = "orders", []int32{0}
+	add.Topics = append(add.Topics, at)
+	if ar, err := c.AddPartitionsToTxn(ctx, 3, add, func(string, int32) bool { return true }); err != nil || ar.Topics[0].Partitions[0].ErrorCode != 0 {
+		t.Fatalf("add: %+v %v", ar, err)
+	}
+
+	for _, epoch := range []int32{0, 1} {
+		select {
+		case <-c.BecomeLeader(p, epoch):
+		case <-time.After(5 * time.Second):
+			t.Fatalf("BecomeLeader at the loaded epoch or an older one (%d) did not return at once", epoch)
+		}
+	}
+	select {
+	case <-c.BecomeLeader(p, 4):
+	case <-time.After(5 * time.Second):
+		t.Fatal("the partition was not loaded again at epoch 4")
+	}
+	if c.Status(p) != 0 {
+		t.Fatalf("status %d after the reload", c.Status(p))
+	}
+	endReq := kmsg.NewPtrEndTxnRequest()
+	endReq.TransactionalID, endReq.ProducerID, endReq.ProducerEpoch, endReq.Commit = txnID, 42, 0, true
+	if er, err := c.EndTxn(ctx, 3, endReq); err != nil || er.ErrorCode != 0 {
+		t.Fatalf("end after the reload: %+v %v", er, err)
+	}
+	deadline := time.Now().Add(5 * time.Second)
+	for w.count() == 0 {
+		if time.Now().After(deadline) {
+			t.Fatal("no marker written")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	w.mu.Lock()
+	got := w.writes[0].CoordinatorEpoch
+	w.mu.Unlock()
+	if got != 4 {
+		t.Fatalf("marker coordinator epoch %d, want 4 (the epoch of the reload)", got)
+	}
+
+	c.Resign(p)
+	if code := c.Status(p); code != kerr.NotCoordinator.Code {
+		t.Fatalf("status after Resign: %d, want NOT_COORDINATOR", code)
+	}
+}

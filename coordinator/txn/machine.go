@@ -151,8 +151,13 @@ type (
 		Epoch     int32
 		snap      map[string]*txnMeta
 	}
-	// PartitionUnloaded: this broker no longer leads the partition (or failed to load it).
-	PartitionUnloaded struct{ Partition int32 }
+	// PartitionUnloaded: this broker no longer leads the partition, or (LoadFailed) failed
+	// to load it at Epoch, which is moot if it is loading at another epoch by now.
+	PartitionUnloaded struct {
+		Partition  int32
+		LoadFailed bool
+		Epoch      int32
+	}
 )
 
 func (TimerFired) event()          {}
@@ -261,6 +266,9 @@ func (m *Machine) Step(now int64, ev Event) []Effect {
 	case PartitionLoaded:
 		m.loaded(e)
 	case PartitionUnloaded:
+		if ps := m.parts[e.Partition]; e.LoadFailed && (ps == nil || ps.status != partLoading || ps.epoch != e.Epoch) {
+			break
+		}
 		m.unload(e.Partition)
 	}
 	out := m.out
