@@ -32,9 +32,12 @@ type Config struct {
 	// ReplicatedRecords are the 1 KiB records of the replicated workload (three brokers per
 	// system, replication factor 3, acks=all), run Rounds times; 0 skips it.
 	ReplicatedRecords int
-	ScalePartitions   int   // partitions of the scale step (0 skips it)
-	IdleConns         int   // idle connections of the scale step (0 skips them)
-	LimitBytes        int64 // bytes written to measure the disk (and the loopback duration scales with it)
+	// TxnRecords are the 1 KiB records of the transactional workload (transactions of
+	// 1,000 records, then a read_committed consume), run Rounds times; 0 skips it.
+	TxnRecords      int
+	ScalePartitions int   // partitions of the scale step (0 skips it)
+	IdleConns       int   // idle connections of the scale step (0 skips them)
+	LimitBytes      int64 // bytes written to measure the disk (and the loopback duration scales with it)
 
 	Logger zerolog.Logger
 }
@@ -45,8 +48,8 @@ func Defaults() Config {
 		Java: "java", Rounds: 3, Partitions: 6,
 		Records1K: 300_000, Records100: 2_000_000, JavaPerf: true, PerfRecords: 300_000,
 		E2ERate: 10_000, E2EDuration: 15 * time.Second, E2EWarmup: 3 * time.Second,
-		ReplicatedRecords: 300_000,
-		RecoveryBytes:     1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
+		ReplicatedRecords: 300_000, TxnRecords: 300_000,
+		RecoveryBytes: 1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
 	}
 }
 
@@ -56,8 +59,8 @@ func Smoke() Config {
 		Java: "java", Rounds: 1, Partitions: 3,
 		Records1K: 2_000, Records100: 5_000, JavaPerf: true, PerfRecords: 2_000,
 		E2ERate: 500, E2EDuration: 2 * time.Second, E2EWarmup: 500 * time.Millisecond,
-		ReplicatedRecords: 2_000,
-		RecoveryBytes:     4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
+		ReplicatedRecords: 2_000, TxnRecords: 5_000,
+		RecoveryBytes: 4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
 	}
 }
 

@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	idleConns := fs.Int("idle-conns", -1, "idle connections of the scale step (-1: 5000, or 50 with -smoke)")
 	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
 	noReplicated := fs.Bool("no-replicated", false, "skip the replicated workload (3 brokers per system, RF 3, acks=all)")
+	noTxn := fs.Bool("no-txn", false, "skip the transactional workload (transactions of 1,000 records, read_committed)")
 	var c bench.Config
 	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
 	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
@@ -87,6 +88,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *noReplicated {
 		cfg.ReplicatedRecords = 0
+	}
+	if *noTxn {
+		cfg.TxnRecords = 0
 	}
 	if *noScale {
 		cfg.ScalePartitions, cfg.IdleConns = 0, 0
