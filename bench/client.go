@@ -2,6 +2,7 @@ package bench
 
 import (
 	"context"
+	"crypto/x509"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -178,4 +179,11 @@ func apiVersionsFrame() []byte {
 	body = append(body, "kbench"...)
 	frame := binary.BigEndian.AppendUint32(nil, uint32(len(body)))
 	return append(frame, body...)
+}
+
+// x509Pool is a pool of the PEM certificates.
+func x509Pool(pem []byte) *x509.CertPool {
+	p := x509.NewCertPool()
+	p.AppendCertsFromPEM(pem)
+	return p
 }

@@ -34,10 +34,20 @@ type Config struct {
 	ReplicatedRecords int
 	// TxnRecords are the 1 KiB records of the transactional workload (transactions of
 	// 1,000 records, then a read_committed consume), run Rounds times; 0 skips it.
-	TxnRecords      int
-	ScalePartitions int   // partitions of the scale step (0 skips it)
-	IdleConns       int   // idle connections of the scale step (0 skips them)
-	LimitBytes      int64 // bytes written to measure the disk (and the loopback duration scales with it)
+	TxnRecords int
+	// TLSRecords are the 1 KiB records produced and consumed over an SSL listener in the TLS
+	// step, run Rounds times, which also counts TLS handshakes per second for
+	// TLSHandshakeTime; 0 skips it.
+	TLSRecords       int
+	TLSHandshakeTime time.Duration
+	// CleanerBytes of keyed records over CleanerKeys keys are compacted by each broker's log
+	// cleaner in the compaction step (cleaner.go); 0 skips it.
+	CleanerBytes    int64
+	CleanerKeys     int
+	CleanerThrottle float64 // log.cleaner.io.max.bytes.per.second of both brokers in that step (0: none)
+	ScalePartitions int     // partitions of the scale step (0 skips it)
+	IdleConns       int     // idle connections of the scale step (0 skips them)
+	LimitBytes      int64   // bytes written to measure the disk (and the loopback duration scales with it)
 
 	Logger zerolog.Logger
 }
@@ -48,7 +58,8 @@ func Defaults() Config {
 		Java: "java", Rounds: 3, Partitions: 6,
 		Records1K: 300_000, Records100: 2_000_000, JavaPerf: true, PerfRecords: 300_000,
 		E2ERate: 10_000, E2EDuration: 15 * time.Second, E2EWarmup: 3 * time.Second,
-		ReplicatedRecords: 300_000, TxnRecords: 300_000,
+		ReplicatedRecords: 300_000, TxnRecords: 300_000, TLSRecords: 300_000, TLSHandshakeTime: 5 * time.Second,
+		CleanerBytes: 512 << 20, CleanerKeys: 100_000,
 		RecoveryBytes: 1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
 	}
 }
@@ -59,7 +70,8 @@ func Smoke() Config {
 		Java: "java", Rounds: 1, Partitions: 3,
 		Records1K: 2_000, Records100: 5_000, JavaPerf: true, PerfRecords: 2_000,
 		E2ERate: 500, E2EDuration: 2 * time.Second, E2EWarmup: 500 * time.Millisecond,
-		ReplicatedRecords: 2_000, TxnRecords: 5_000,
+		ReplicatedRecords: 2_000, TxnRecords: 5_000, TLSRecords: 2_000, TLSHandshakeTime: time.Second,
+		CleanerBytes: 4 << 20, CleanerKeys: 1_000,
 		RecoveryBytes: 4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
 	}
 }

@@ -83,9 +83,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			step(s, fmt.Sprintf("replicated round %d", round), func() error { return s.replicatedStep(ctx, rec, round) })
 		}
 	}
+	for round := 1; cfg.TLSRecords > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		for _, s := range systems {
+			step(s, fmt.Sprintf("TLS round %d", round), func() error { return s.tlsRound(ctx, rec, round) })
+		}
+	}
 	if cfg.RecoveryBytes > 0 {
 		for _, s := range systems {
 			step(s, "recovery after kill -9", func() error { return s.recoveryStep(ctx, rec) })
+		}
+	}
+	for round := 1; cfg.CleanerBytes > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		for _, s := range systems {
+			step(s, fmt.Sprintf("compaction round %d", round), func() error { return s.cleanerStep(ctx, rec, round) })
 		}
 	}
 	if cfg.ScalePartitions > 0 || cfg.IdleConns > 0 {
@@ -104,7 +114,9 @@ func (c Config) params() []string {
 		fmt.Sprintf("e2e=%d records/s of 1 KiB for %v (first %v dropped)", c.E2ERate, c.E2EDuration, c.E2EWarmup),
 		fmt.Sprintf("replicated_records=%d (3 brokers, RF 3, min.insync.replicas=2, acks=all)", c.ReplicatedRecords),
 		fmt.Sprintf("txn_records=%d (transactions of %d, then read_committed)", c.TxnRecords, txnPerTransaction),
+		fmt.Sprintf("tls_records=%d (SSL listener, acks=1), TLS handshakes for %v", c.TLSRecords, c.TLSHandshakeTime),
 		fmt.Sprintf("recovery_log=%d MiB", c.RecoveryBytes>>20),
+		fmt.Sprintf("compaction=%d MiB of 200 B values over %d keys, cleaner throttle %.0f B/s (0: none)", c.CleanerBytes>>20, c.CleanerKeys, c.CleanerThrottle),
 		fmt.Sprintf("N=%d partitions", c.ScalePartitions), fmt.Sprintf("idle_connections=%d", c.IdleConns),
 	}
 	if c.JavaPerf && c.KafkaLib != "" {

@@ -29,8 +29,9 @@ var kafkaJVM = []string{
 type system struct {
 	name   string
 	cfg    *Config
-	zkAddr string // the run's ZooKeeper: Kafka's always, ours for the replicated workload
-	chroot string // Kafka only: one per data directory, so every round starts clean
+	zkAddr string   // the run's ZooKeeper: Kafka's always, ours for the replicated workload
+	chroot string   // Kafka only: one per data directory, so every round starts clean
+	jvm    []string // Kafka only: a step's extra JVM options
 }
 
 // properties are the broker settings both systems get (Kafka's names); Kafka adds its
@@ -74,6 +75,7 @@ func (s *system) start(ctx context.Context, dir string, port int, properties str
 		return startProcess(s.name, addr, logPath, nil, s.cfg.BrokerBin, props)
 	}
 	argv := append([]string{s.cfg.Java}, kafkaJVM...)
+	argv = append(argv, s.jvm...)
 	if s.cfg.KafkaLog4j != "" {
 		argv = append(argv, "-Dlog4j.configuration=file:"+s.cfg.KafkaLog4j)
 	}

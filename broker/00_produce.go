@@ -7,7 +7,8 @@ package broker
 //     because old librdkafka enables compression only when Produce min version is 0.
 //   - v3+: each partition carries exactly one magic-2 batch, validated by
 //     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
-//     max.message.bytes) before anything is stored.
+//     max.message.bytes) before anything is stored; on a compacted topic a record without a
+//     key is INVALID_RECORD, as in Kafka.
 //   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
 //     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
 //     sync before the append (NOT_ENOUGH_REPLICAS) and is answered once the high watermark
@@ -25,6 +26,9 @@ package broker
 //     coordinator cannot tell yet (the producer retries). In the log, a non-transactional batch
 //     from a producer whose transaction is open there is INVALID_TXN_STATE, a zombie's older
 //     epoch INVALID_PRODUCER_EPOCH.
+//   - Authorization (authorizer on): WRITE on the transactional id of a transactional produce
+//     (else TRANSACTIONAL_ID_AUTHORIZATION_FAILED everywhere), WRITE on each topic (else
+//     TOPIC_AUTHORIZATION_FAILED for its partitions).
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
@@ -34,6 +38,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
 )
@@ -46,6 +51,8 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		topLevel = fmt.Errorf("%w: produce v%d (message format v0/v1) is not supported", kerr.UnsupportedVersion, rc.version())
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		topLevel = fmt.Errorf("%w: acks=%d", kerr.InvalidRequiredAcks, req.Acks)
+	case req.TransactionID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionID):
+		topLevel = kerr.TransactionalIDAuthorizationFailed
 	}
 	now := time.Now()
 	var checks map[[2]int]txnCheck
@@ -58,12 +65,16 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
 		st.Topic = rt.Topic
+		topicErr := topLevel
+		if topicErr == nil && !rc.authorize(opWrite, resTopic, rt.Topic) {
+			topicErr = kerr.TopicAuthorizationFailed
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			err := topLevel
+			err := topicErr
 			if err == nil {
 				var w *hwWait
 				var check *txnCheck
@@ -78,6 +89,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 			}
 			if err != nil {
 				failed = true
+				s.metrics.ProducePartition(rt.Topic, 0, len(rp.Records), true)
 				sp.ErrorCode = errorCode(err)
 				if rc.version() >= 8 {
 					sp.ErrorMessage = errorMessage(err)
@@ -93,10 +105,19 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 		resp.Topics = append(resp.Topics, st)
 	}
 	if len(waits) > 0 {
+		waitStart := time.Now()
 		if err := s.awaitReplication(rc, resp, waits, time.Duration(req.TimeoutMillis)*time.Millisecond); err != nil {
 			return nil, err
 		}
+		rc.waited += time.Since(waitStart)
 	}
+	bytes := 0
+	for i := range req.Topics {
+		for j := range req.Topics[i].Partitions {
+			bytes += len(req.Topics[i].Partitions[j].Records)
+		}
+	}
+	rc.throttleFor(s.quotas, quota.ProducerByteRate, float64(bytes), time.Now())
 	if req.Acks == 0 {
 		if failed {
 			return nil, fmt.Errorf("acks=0 produce failed: %w", errCloseQuietly)
@@ -122,7 +143,8 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 		}
 	}
 	maxBatch := tc.MaxMessageBytes
-	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch})
+	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
+	hdr, err := protocol.ValidateProduceBatch(rp.Records, protocol.ValidateOptions{MaxBatchBytes: maxBatch, RequireKeys: tc.Compact})
 	if err != nil {
 		return nil, err
 	}
@@ -142,6 +164,7 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 	if err != nil {
 		return nil, err
 	}
+	s.metrics.ProducePartition(topic, int(hdr.NumRecords), len(rp.Records), false)
 	sp.BaseOffset = res.FirstOffset
 	sp.LogAppendTime = res.logAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -25,6 +25,10 @@ package broker
 //     truncates (KIP-320 truncation on fetch); one whose epoch has no end on the leader, or
 //     whose fetch offset is below the log start, gets OFFSET_OUT_OF_RANGE (Kafka's
 //     Partition.readRecords).
+//   - Authorization (authorizer on): a follower needs CLUSTER_ACTION on the cluster, a consumer
+//     READ on each topic; other partitions get TOPIC_AUTHORIZATION_FAILED.
+//   - A follower reports its log start offset in each fetch (the leader's low watermark for
+//     DeleteRecords) and takes the leader's from the answer.
 //   - v13+ (topic ids) is not advertised.
 
 import (
@@ -45,6 +49,37 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 		resp.ErrorCode = kerr.FetchSessionIDNotFound.Code
 		return resp, nil
 	}
+	if s.authz != nil {
+		rc.fetchDenied = s.fetchDenied(rc, req)
+	}
+	rc.replica = req.ReplicaID >= 0
+	total, err := s.fetchLoop(rc, req, resp)
+	if err != nil || rc.replica {
+		return resp, err
+	}
+	// A consumer over its byte-rate quota is throttled and gets no records this time; the
+	// bytes it does not get are not counted (Kafka's fetch quota).
+	now := time.Now()
+	if d := rc.throttleFor(s.quotas, quota.ConsumerByteRate, float64(total), now); d > 0 {
+		s.quotas.Record(quota.ConsumerByteRate, rc.principal(), clientID(rc.hdr), -float64(total), now)
+		dropRecords(rc, resp)
+	}
+	return resp, nil
+}
+
+// dropRecords empties every partition's record set (a throttled answer).
+func dropRecords(rc *requestContext, resp *kmsg.FetchResponse) {
+	rc.regions.release()
+	for i := range resp.Topics {
+		for j := range resp.Topics[i].Partitions {
+			resp.Topics[i].Partitions[j].RecordBatches = []byte{}
+		}
+	}
+}
+
+// fetchLoop reads, waiting (long poll) until there is enough to answer; it returns the record
+// bytes in the answer.
+func (s *Server) fetchLoop(rc *requestContext, req *kmsg.FetchRequest, resp *kmsg.FetchResponse) (int, error) {
 	maxWait := time.Duration(req.MaxWaitMillis) * time.Millisecond
 	deadline := time.Now().Add(maxWait)
 	var wake chan struct{}
@@ -69,22 +104,43 @@ func (s *Server) handleFetch(rc *requestContext, req *kmsg.FetchRequest) (kmsg.R
 		}
 		total, answerNow := s.readFetch(rc, req, resp)
 		if answerNow || total >= int(req.MinBytes) || wake == nil {
-			return resp, nil
+			return total, nil
 		}
 		remaining := time.Until(deadline)
 		if remaining <= 0 {
-			return resp, nil
+			return total, nil
 		}
 		t := time.NewTimer(remaining)
+		waitStart := time.Now()
 		select {
 		case <-wake:
 			t.Stop()
 		case <-t.C:
 		case <-rc.ctx().Done():
 			t.Stop()
-			return nil, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
+			return 0, fmt.Errorf("fetch interrupted: %w", errCloseQuietly)
+		}
+		rc.waited += time.Since(waitStart)
+	}
+}
+
+// fetchDenied is the set of requested topics the principal may not fetch, decided once per
+// request as KafkaApis does: a follower needs CLUSTER_ACTION on the cluster, a consumer READ
+// on each topic.
+func (s *Server) fetchDenied(rc *requestContext, req *kmsg.FetchRequest) map[string]struct{} {
+	denied := map[string]struct{}{}
+	follower := req.ReplicaID >= 0
+	clusterOK := follower && rc.authorizeCluster(opClusterAction)
+	for i := range req.Topics {
+		t := req.Topics[i].Topic
+		if _, seen := denied[t]; seen {
+			continue
+		}
+		if (follower && !clusterOK) || (!follower && !rc.authorize(opRead, resTopic, t)) {
+			denied[t] = struct{}{}
 		}
 	}
+	return denied
 }
 
 // readFetch fills resp.Topics from the logs and returns the record bytes gathered and
@@ -99,6 +155,9 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 	if maxBytes <= 0 {
 		maxBytes = int(^uint32(0) >> 1)
 	}
+	if !rc.replica {
+		maxBytes = min(maxBytes, s.quotaWindowBytes(rc))
+	}
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewFetchResponseTopic()
@@ -108,7 +167,18 @@ func (s *Server) readFetch(rc *requestContext, req *kmsg.FetchRequest, resp *kms
 			sp := kmsg.NewFetchResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.HighWatermark, sp.LastStableOffset, sp.LogStartOffset = -1, -1, -1
-			n, err := s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+			var n int
+			var err error
+			if _, denied := rc.fetchDenied[rt.Topic]; denied {
+				err = kerr.TopicAuthorizationFailed
+			} else {
+				n, err = s.fetchPartition(req, rt.Topic, rp, maxBytes-total, total == 0, &sp, &rc.regions)
+			}
+			if rc.replica {
+				s.metrics.ReplicationBytesOut(n)
+			} else {
+				s.metrics.FetchPartition(rt.Topic, n, err != nil)
+			}
 			if sp.DivergingEpoch.EndOffset >= 0 {
 				answerNow = true
 			}
@@ -233,8 +303,8 @@ func (s *Server) fetchForFollower(replica int32, p *partition, rp *kmsg.FetchReq
 		}
 	}
 	now := time.Now()
-	hwMoved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, now)
-	if hwMoved {
+	moved, expand := p.recordFollowerFetch(replica, rp.FetchOffset, rp.LogStartOffset, now)
+	if moved {
 		p.wake()
 	}
 	if _, live := s.cache.broker(replica); expand && live {

@@ -34,7 +34,13 @@ func (s *Server) handleListOffsets(rc *requestContext, req *kmsg.ListOffsetsRequ
 			sp := kmsg.NewListOffsetsResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
-			if err := s.listOffset(rc.version(), req.IsolationLevel, rt.Topic, rp, &sp); err != nil {
+			err := error(nil)
+			if !rc.authorize(opDescribe, resTopic, rt.Topic) {
+				err = kerr.TopicAuthorizationFailed
+			} else {
+				err = s.listOffset(rc.version(), req.IsolationLevel, rt.Topic, rp, &sp)
+			}
+			if err != nil {
 				sp.ErrorCode = errorCode(err)
 				rc.conn.logger.Debug().Err(err).Str("topic", rt.Topic).Int32("partition", rp.Partition).Msg("list offsets failed")
 			}

@@ -12,7 +12,11 @@ package broker
 //     broker in the list and admin clients send CreateTopics and friends there; the cluster id
 //     comes from the metadata store.
 //   - v10+ returns stable topic ids and accepts topics named by id (v12).
-//   - Authorized operations are not computed: Kafka's "omitted" value (INT32_MIN).
+//   - Authorization (authorizer on), as KafkaApis: listing all topics leaves out those without
+//     DESCRIBE; a named topic without DESCRIBE gets TOPIC_AUTHORIZATION_FAILED; auto-creation
+//     needs CREATE on the cluster or the topic (else TOPIC_AUTHORIZATION_FAILED).
+//   - Authorized operations (v8+) are computed when asked for (include_*_authorized_operations),
+//     else Kafka's "omitted" value (INT32_MIN).
 
 import (
 	"errors"
@@ -26,19 +30,34 @@ const authorizedOperationsOmitted = -2147483648
 func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.MetadataResponse)
 	for _, lb := range s.cache.liveBrokers() {
+		host, port, ok := lb.endpoint(rc.conn.lsn.name)
+		if !ok {
+			continue
+		}
 		b := kmsg.NewMetadataResponseBroker()
-		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, host, port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	clusterID := s.clusterID
 	resp.ClusterID = &clusterID
 	resp.ControllerID = s.cache.controller()
 	resp.AuthorizedOperations = authorizedOperationsOmitted
+	if req.IncludeClusterAuthorizedOperations && rc.version() >= 8 && rc.version() <= 10 {
+		resp.AuthorizedOperations = rc.authorizedOps(resCluster, clusterResource)
+	}
+	withOps := func(mt kmsg.MetadataResponseTopic) kmsg.MetadataResponseTopic {
+		if req.IncludeTopicAuthorizedOperations && rc.version() >= 8 && mt.Topic != nil {
+			mt.AuthorizedOperations = rc.authorizedOps(resTopic, *mt.Topic)
+		}
+		return mt
+	}
 
 	allTopics := req.Topics == nil || (rc.version() == 0 && len(req.Topics) == 0)
 	if allTopics {
 		for _, t := range s.cache.all() {
-			resp.Topics = append(resp.Topics, s.metadataTopic(t))
+			if rc.allowed(opDescribe, resTopic, t.name) {
+				resp.Topics = append(resp.Topics, withOps(s.metadataTopic(t)))
+			}
 		}
 		return resp, nil
 	}
@@ -59,15 +78,32 @@ func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (
 		} else {
 			t, ok = s.cache.topic(*rt.Topic)
 		}
+		name := ""
 		if ok {
-			resp.Topics = append(resp.Topics, s.metadataTopic(t))
+			name = t.name
+		} else {
+			name = *rt.Topic
+		}
+		if !rc.authorize(opDescribe, resTopic, name) {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic, mt.TopicID = rt.Topic, rt.TopicID
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			mt.AuthorizedOperations = authorizedOperationsOmitted
+			resp.Topics = append(resp.Topics, mt)
 			continue
 		}
-		name := *rt.Topic
+		if ok {
+			resp.Topics = append(resp.Topics, withOps(s.metadataTopic(t)))
+			continue
+		}
 		mt := kmsg.NewMetadataResponseTopic()
 		mt.Topic = &name
 		mt.AuthorizedOperations = authorizedOperationsOmitted
-		mt.ErrorCode = s.autoCreate(rc, name, allowCreate)
+		if allowCreate && s.cfg.AutoCreateTopicsEnable && validateTopicName(name) == nil && !rc.mayCreateTopic(name) {
+			mt.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		} else {
+			mt.ErrorCode = s.autoCreate(rc, name, allowCreate)
+		}
 		resp.Topics = append(resp.Topics, mt)
 	}
 	return resp, nil

@@ -30,6 +30,9 @@ import (
 )
 
 func (s *Server) handleLeaderAndISR(rc *requestContext, req *kmsg.LeaderAndISRRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	resp := req.ResponseKind().(*kmsg.LeaderAndISRResponse)
 	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
 		resp.ErrorCode = code

@@ -23,6 +23,9 @@ const (
 )
 
 func (s *Server) handleStopReplica(rc *requestContext, req *kmsg.StopReplicaRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	resp := req.ResponseKind().(*kmsg.StopReplicaResponse)
 	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
 		resp.ErrorCode = code

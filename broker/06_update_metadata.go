@@ -12,6 +12,9 @@ import (
 const leaderDuringDelete = -2
 
 func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetadataRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	resp := req.ResponseKind().(*kmsg.UpdateMetadataResponse)
 	if code := s.checkControllerRequest(req.ControllerEpoch, req.BrokerEpoch); code != 0 {
 		resp.ErrorCode = code
@@ -20,8 +23,11 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 	brokers := make([]brokerMeta, 0, len(req.LiveBrokers))
 	for _, lb := range req.LiveBrokers {
 		b := brokerMeta{id: lb.ID, host: lb.Host, port: lb.Port, rack: lb.Rack}
-		if len(lb.Endpoints) > 0 {
-			b.host, b.port = lb.Endpoints[0].Host, lb.Endpoints[0].Port
+		for i, e := range lb.Endpoints {
+			if i == 0 || e.ListenerName == s.cfg.InterBrokerListenerName {
+				b.host, b.port = e.Host, e.Port
+			}
+			b.eps = append(b.eps, brokerEndpoint{listener: e.ListenerName, host: e.Host, port: e.Port})
 		}
 		brokers = append(brokers, b)
 	}
@@ -35,6 +41,7 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 		}
 		if deleting {
 			s.cache.remove(ts.Topic)
+			s.metrics.ForgetTopic(ts.Topic)
 			continue
 		}
 		var nt topicMeta

@@ -10,6 +10,9 @@ import (
 )
 
 func (s *Server) handleControlledShutdown(rc *requestContext, req *kmsg.ControlledShutdownRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	if s.ctrl == nil {
 		resp := req.ResponseKind().(*kmsg.ControlledShutdownResponse)
 		resp.ErrorCode = kerr.NotController.Code

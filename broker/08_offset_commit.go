@@ -19,9 +19,18 @@ import (
 )
 
 func (s *Server) handleOffsetCommit(rc *requestContext, req *kmsg.OffsetCommitRequest) (kmsg.Response, error) {
+	denied, groupOK := rc.authorizeOffsetCommit(req)
+	if !groupOK || (len(req.Topics) == 0 && len(denied) > 0) {
+		resp := req.ResponseKind().(*kmsg.OffsetCommitResponse)
+		resp.Topics = denied
+		return resp, nil
+	}
 	resp, err := s.groups.OffsetCommit(rc.ctx(), rc.version(), req, s.knownPartition)
 	if err != nil {
 		return nil, groupCallErr(err)
+	}
+	if r := resp; r != nil {
+		r.Topics = append(r.Topics, denied...)
 	}
 	return resp, nil
 }

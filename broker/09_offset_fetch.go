@@ -18,5 +18,8 @@ func (s *Server) handleOffsetFetch(rc *requestContext, req *kmsg.OffsetFetchRequ
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	if r := resp; r != nil {
+		rc.authorizeOffsetFetch(req, r)
+	}
 	return resp, nil
 }

@@ -25,7 +25,10 @@ import (
 func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordinatorRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	if rc.version() < 4 {
-		node, host, port, err := s.findCoordinator(rc.ctx(), req.CoordinatorType, req.CoordinatorKey)
+		node, host, port, err := int32(-1), "", int32(-1), rc.coordinatorDenied(req.CoordinatorType, req.CoordinatorKey)
+		if err == nil {
+			node, host, port, err = s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, req.CoordinatorKey)
+		}
 		resp.NodeID, resp.Host, resp.Port = node, host, port
 		if err != nil {
 			resp.ErrorCode = errorCode(err)
@@ -36,7 +39,10 @@ func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordin
 	for _, key := range req.CoordinatorKeys {
 		c := kmsg.NewFindCoordinatorResponseCoordinator()
 		c.Key = key
-		node, host, port, err := s.findCoordinator(rc.ctx(), req.CoordinatorType, key)
+		node, host, port, err := int32(-1), "", int32(-1), rc.coordinatorDenied(req.CoordinatorType, key)
+		if err == nil {
+			node, host, port, err = s.findCoordinator(rc.ctx(), rc.conn.lsn.name, req.CoordinatorType, key)
+		}
 		c.NodeID, c.Host, c.Port = node, host, port
 		if err != nil {
 			c.ErrorCode = errorCode(err)
@@ -47,7 +53,18 @@ func (s *Server) handleFindCoordinator(rc *requestContext, req *kmsg.FindCoordin
 	return resp, nil
 }
 
-func (s *Server) findCoordinator(ctx context.Context, keyType int8, key string) (int32, string, int32, error) {
+// coordinatorDenied is FindCoordinator's check: DESCRIBE on the group or transactional id.
+func (rc *requestContext) coordinatorDenied(keyType int8, key string) error {
+	switch {
+	case keyType == 0 && !rc.authorize(opDescribe, resGroup, key):
+		return kerr.GroupAuthorizationFailed
+	case keyType == 1 && !rc.authorize(opDescribe, resTransactionalID, key):
+		return kerr.TransactionalIDAuthorizationFailed
+	}
+	return nil
+}
+
+func (s *Server) findCoordinator(ctx context.Context, listener string, keyType int8, key string) (int32, string, int32, error) {
 	var node int32
 	var err error
 	switch keyType {
@@ -73,5 +90,9 @@ func (s *Server) findCoordinator(ctx context.Context, keyType int8, key string) 
 	if !ok {
 		return -1, "", -1, fmt.Errorf("%w: coordinator broker %d is not live", kerr.CoordinatorNotAvailable, node)
 	}
-	return node, b.host, b.port, nil
+	host, port, ok := b.endpoint(listener)
+	if !ok {
+		return -1, "", -1, fmt.Errorf("%w: coordinator broker %d has no listener %s", kerr.CoordinatorNotAvailable, node, listener)
+	}
+	return node, host, port, nil
 }

@@ -16,7 +16,13 @@ import (
 )
 
 func (s *Server) handleJoinGroup(rc *requestContext, req *kmsg.JoinGroupRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opRead, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.JoinGroup(rc.ctx(), rc.version(), clientID(rc.hdr), rc.clientHost(), req)
+	if err == nil && resp.ErrorCode == 0 {
+		s.metrics.GroupGeneration(req.Group, resp.Generation)
+	}
 	if err != nil {
 		return nil, groupCallErr(err)
 	}

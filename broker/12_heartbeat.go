@@ -11,6 +11,9 @@ import (
 )
 
 func (s *Server) handleHeartbeat(rc *requestContext, req *kmsg.HeartbeatRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opRead, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.Heartbeat(rc.ctx(), req)
 	if err != nil {
 		return nil, groupCallErr(err)

@@ -12,6 +12,9 @@ import (
 )
 
 func (s *Server) handleLeaveGroup(rc *requestContext, req *kmsg.LeaveGroupRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opRead, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.LeaveGroup(rc.ctx(), rc.version(), req)
 	if err != nil {
 		return nil, groupCallErr(err)

@@ -13,6 +13,9 @@ import (
 )
 
 func (s *Server) handleSyncGroup(rc *requestContext, req *kmsg.SyncGroupRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opRead, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.SyncGroup(rc.ctx(), rc.version(), req)
 	if err != nil {
 		return nil, groupCallErr(err)

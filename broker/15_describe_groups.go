@@ -17,5 +17,8 @@ func (s *Server) handleDescribeGroups(rc *requestContext, req *kmsg.DescribeGrou
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	if r := resp; r != nil {
+		rc.authorizeDescribeGroups(req, r)
+	}
 	return resp, nil
 }

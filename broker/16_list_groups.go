@@ -15,5 +15,8 @@ func (s *Server) handleListGroups(rc *requestContext, req *kmsg.ListGroupsReques
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	if r := resp; r != nil {
+		rc.authorizeListGroups(r)
+	}
 	return resp, nil
 }

@@ -49,6 +49,19 @@ func (s *Server) handleCreateTopics(rc *requestContext, req *kmsg.CreateTopicsRe
 			}
 		}
 		t, err := (*topicMeta)(nil), s.requireController()
+		if err == nil && !rc.mayCreateTopic(rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
+		if err == nil && !req.ValidateOnly {
+			parts := int(spec.partitions)
+			switch {
+			case len(spec.assignment) > 0:
+				parts = len(spec.assignment)
+			case parts < 0:
+				parts = int(s.cfg.NumPartitions)
+			}
+			err = s.admitMutation(rc, rc.version() >= 6, parts)
+		}
 		if err == nil {
 			t, err = s.createTopic(rc.ctx(), spec, req.ValidateOnly)
 		}

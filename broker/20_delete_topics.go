@@ -38,10 +38,18 @@ func (s *Server) handleDeleteTopics(rc *requestContext, req *kmsg.DeleteTopicsRe
 		}
 		n := name
 		st.Topic = &n
+		parts := 0
 		if t, ok := s.cache.topic(name); ok {
 			st.TopicID = t.id
+			parts = len(t.partitions)
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opDelete, resTopic, name) {
+			err = kerr.TopicAuthorizationFailed
+		}
+		if err == nil {
+			err = s.admitMutation(rc, rc.version() >= 5, parts)
+		}
 		if err == nil {
 			err = s.deleteTopic(rc.ctx(), name)
 		}

@@ -24,6 +24,14 @@ func (s *Server) handleInitProducerID(rc *requestContext, req *kmsg.InitProducer
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp, nil
 	}
+	switch {
+	case req.TransactionalID != nil && !rc.authorize(opWrite, resTransactionalID, *req.TransactionalID):
+		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
+		return resp, nil
+	case req.TransactionalID == nil && !rc.mayWriteIdempotently():
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	if req.TransactionalID != nil {
 		r, err := s.txns.InitProducerID(rc.ctx(), rc.version(), req)
 		if err != nil {

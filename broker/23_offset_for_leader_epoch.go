@@ -18,14 +18,18 @@ import (
 
 func (s *Server) handleOffsetForLeaderEpoch(rc *requestContext, req *kmsg.OffsetForLeaderEpochRequest) (kmsg.Response, error) {
 	resp := req.ResponseKind().(*kmsg.OffsetForLeaderEpochResponse)
+	clusterOK := req.ReplicaID < 0 || rc.authorizeCluster(opClusterAction)
 	for _, rt := range req.Topics {
+		topicOK := clusterOK && (req.ReplicaID >= 0 || rc.authorize(opDescribe, resTopic, rt.Topic))
 		st := kmsg.NewOffsetForLeaderEpochResponseTopic()
 		st.Topic = rt.Topic
 		for _, rp := range rt.Partitions {
 			sp := kmsg.NewOffsetForLeaderEpochResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.LeaderEpoch, sp.EndOffset = -1, -1
-			if err := s.offsetForEpoch(rc.version(), rt.Topic, rp, &sp); err != nil {
+			if !topicOK {
+				sp.ErrorCode = kerr.TopicAuthorizationFailed.Code
+			} else if err := s.offsetForEpoch(rc.version(), rt.Topic, rp, &sp); err != nil {
 				sp.ErrorCode = errorCode(err)
 			}
 			st.Partitions = append(st.Partitions, sp)

@@ -16,6 +16,9 @@ import (
 )
 
 func (s *Server) handleAddPartitionsToTxn(rc *requestContext, req *kmsg.AddPartitionsToTxnRequest) (kmsg.Response, error) {
+	if denied := rc.authorizeAddPartitionsToTxn(req); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.txns.AddPartitionsToTxn(rc.ctx(), rc.version(), req, s.knownPartition)
 	if err != nil {
 		return nil, groupCallErr(err)

@@ -11,6 +11,9 @@ import (
 )
 
 func (s *Server) handleAddOffsetsToTxn(rc *requestContext, req *kmsg.AddOffsetsToTxnRequest) (kmsg.Response, error) {
+	if code := rc.txnDenied(req.TransactionalID, req.Group); code != 0 {
+		return answerWithCode(req, code), nil
+	}
 	resp, err := s.txns.AddOffsetsToTxn(rc.ctx(), rc.version(), req)
 	if err != nil {
 		return nil, groupCallErr(err)

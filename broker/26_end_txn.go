@@ -12,6 +12,9 @@ import (
 )
 
 func (s *Server) handleEndTxn(rc *requestContext, req *kmsg.EndTxnRequest) (kmsg.Response, error) {
+	if code := rc.txnDenied(req.TransactionalID, ""); code != 0 {
+		return answerWithCode(req, code), nil
+	}
 	resp, err := s.txns.EndTxn(rc.ctx(), rc.version(), req)
 	if err != nil {
 		return nil, groupCallErr(err)

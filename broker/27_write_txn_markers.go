@@ -17,5 +17,8 @@ import (
 )
 
 func (s *Server) handleWriteTxnMarkers(rc *requestContext, req *kmsg.WriteTxnMarkersRequest) (kmsg.Response, error) {
+	if denied := rc.authorizeWriteTxnMarkers(req); denied != nil {
+		return denied, nil
+	}
 	return s.writeTxnMarkers(rc.ctx(), req, time.Duration(s.cfg.RequestTimeoutMs)*time.Millisecond), nil
 }

@@ -23,7 +23,16 @@ import (
 )
 
 func (s *Server) handleTxnOffsetCommit(rc *requestContext, req *kmsg.TxnOffsetCommitRequest) (kmsg.Response, error) {
-	if code := s.verifyTxnOffsetCommit(rc, req); code != 0 {
+	code := int16(0)
+	if s.authz != nil {
+		code = rc.txnDenied(req.TransactionalID, req.Group)
+	}
+	var denied []kmsg.TxnOffsetCommitResponseTopic
+	if code == 0 {
+		denied = rc.authorizeTxnOffsetCommit(req)
+		code = s.verifyTxnOffsetCommit(rc, req)
+	}
+	if code != 0 {
 		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
 		for _, t := range req.Topics {
 			rt := kmsg.NewTxnOffsetCommitResponseTopic()
@@ -35,12 +44,19 @@ func (s *Server) handleTxnOffsetCommit(rc *requestContext, req *kmsg.TxnOffsetCo
 			}
 			resp.Topics = append(resp.Topics, rt)
 		}
+		resp.Topics = append(resp.Topics, denied...)
+		return resp, nil
+	}
+	if len(req.Topics) == 0 && len(denied) > 0 {
+		resp := req.ResponseKind().(*kmsg.TxnOffsetCommitResponse)
+		resp.Topics = denied
 		return resp, nil
 	}
 	resp, err := s.groups.TxnOffsetCommit(rc.ctx(), rc.version(), req, s.knownPartition)
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	resp.Topics = append(resp.Topics, denied...)
 	return resp, nil
 }
 

@@ -29,18 +29,19 @@ func (s *Server) handleDescribeConfigs(rc *requestContext, req *kmsg.DescribeCon
 		sr.ResourceType = rr.ResourceType
 		sr.ResourceName = rr.ResourceName
 		var entries []config.Entry
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
+		err := rc.configResourceDenied(rr.ResourceType, rr.ResourceName, opDescribeConfigs)
+		switch {
+		case err != nil:
+		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:
 			t, ok := s.cache.topic(rr.ResourceName)
 			if !ok {
 				err = fmt.Errorf("%w: topic %q does not exist", kerr.UnknownTopicOrPartition, rr.ResourceName)
 				break
 			}
 			entries = s.config().DescribeTopic(t.overrides)
-		case kmsg.ConfigResourceTypeBroker:
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
 			entries, err = s.describeBroker(rr.ResourceName)
-		case kmsg.ConfigResourceTypeBrokerLogger:
+		case rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
 		default:
 			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)
 		}

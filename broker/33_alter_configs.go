@@ -23,9 +23,10 @@ func (s *Server) handleAlterConfigs(rc *requestContext, req *kmsg.AlterConfigsRe
 	for _, rr := range req.Resources {
 		sr := kmsg.NewAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
-		switch rr.ResourceType {
-		case kmsg.ConfigResourceTypeTopic:
+		err := rc.configResourceDenied(rr.ResourceType, rr.ResourceName, opAlterConfigs)
+		switch {
+		case err != nil:
+		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:
 			next := make(map[string]string, len(rr.Configs))
 			for _, c := range rr.Configs {
 				if c.Value != nil {
@@ -33,7 +34,7 @@ func (s *Server) handleAlterConfigs(rc *requestContext, req *kmsg.AlterConfigsRe
 				}
 			}
 			err = s.alterTopicConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBroker:
+		case rr.ResourceType == kmsg.ConfigResourceTypeBroker:
 			next := make(map[string]string, len(rr.Configs))
 			for _, c := range rr.Configs {
 				if c.Value != nil {
@@ -41,7 +42,7 @@ func (s *Server) handleAlterConfigs(rc *requestContext, req *kmsg.AlterConfigsRe
 				}
 			}
 			err = s.alterBrokerConfig(rc.ctx(), rr.ResourceName, next, req.ValidateOnly)
-		case kmsg.ConfigResourceTypeBrokerLogger:
+		case rr.ResourceType == kmsg.ConfigResourceTypeBrokerLogger:
 			err = fmt.Errorf("%w: changing log levels at run time is not supported; set BROKER_LOG_LEVEL", kerr.InvalidRequest)
 		default:
 			err = fmt.Errorf("%w: resource type %d", kerr.InvalidRequest, rr.ResourceType)

@@ -33,6 +33,16 @@ func (s *Server) handleCreatePartitions(rc *requestContext, req *kmsg.CreatePart
 			}
 		}
 		err := s.requireController()
+		if err == nil && !rc.authorize(opAlter, resTopic, rt.Topic) {
+			err = kerr.TopicAuthorizationFailed
+		}
+		if err == nil && !req.ValidateOnly {
+			added := 0
+			if t, ok := s.cache.topic(rt.Topic); ok {
+				added = max(int(rt.Count)-len(t.partitions), 0)
+			}
+			err = s.admitMutation(rc, rc.version() >= 3, added)
+		}
 		if err == nil {
 			err = s.createPartitions(rc.ctx(), rt.Topic, rt.Count, assignment, req.ValidateOnly)
 		}

@@ -11,9 +11,13 @@ import (
 )
 
 func (s *Server) handleDeleteGroups(rc *requestContext, req *kmsg.DeleteGroupsRequest) (kmsg.Response, error) {
+	denied := rc.authorizeDeleteGroups(req)
 	resp, err := s.groups.DeleteGroups(rc.ctx(), req)
 	if err != nil {
 		return nil, groupCallErr(err)
+	}
+	if r := resp; r != nil {
+		r.Groups = append(r.Groups, denied...)
 	}
 	return resp, nil
 }

@@ -11,6 +11,11 @@ import (
 )
 
 func (s *Server) handleElectLeaders(rc *requestContext, req *kmsg.ElectLeadersRequest) (kmsg.Response, error) {
+	if !rc.authorizeCluster(opAlter) {
+		resp := req.ResponseKind().(*kmsg.ElectLeadersResponse)
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
+		return resp, nil
+	}
 	if s.ctrl != nil {
 		return s.ctrl.ElectLeaders(rc.ctx(), req), nil
 	}

@@ -29,8 +29,9 @@ func (s *Server) handleIncrementalAlterConfigs(rc *requestContext, req *kmsg.Inc
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
-		var err error
+		err := rc.configResourceDenied(rr.ResourceType, rr.ResourceName, opAlterConfigs)
 		switch {
+		case err != nil:
 		case seen[resKey{rr.ResourceType, rr.ResourceName}] > 1:
 			err = fmt.Errorf("%w: resource %q named more than once", kerr.InvalidRequest, rr.ResourceName)
 		case rr.ResourceType == kmsg.ConfigResourceTypeTopic:

@@ -16,6 +16,9 @@ import (
 )
 
 func (s *Server) handleAlterPartitionReassignments(rc *requestContext, req *kmsg.AlterPartitionAssignmentsRequest) (kmsg.Response, error) {
+	if !rc.authorizeCluster(opAlter) {
+		return answerWithCode(req, kerr.ClusterAuthorizationFailed.Code), nil
+	}
 	if s.ctrl != nil {
 		return s.ctrl.AlterPartitionReassignments(rc.ctx(), req), nil
 	}

@@ -13,6 +13,9 @@ import (
 )
 
 func (s *Server) handleOffsetDelete(rc *requestContext, req *kmsg.OffsetDeleteRequest) (kmsg.Response, error) {
+	if denied := rc.groupDenied(req, opDelete, req.Group); denied != nil {
+		return denied, nil
+	}
 	resp, err := s.groups.OffsetDelete(rc.ctx(), req, s.knownPartition)
 	if err != nil {
 		return nil, groupCallErr(err)

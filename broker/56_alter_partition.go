@@ -10,6 +10,9 @@ import (
 )
 
 func (s *Server) handleAlterPartition(rc *requestContext, req *kmsg.AlterPartitionRequest) (kmsg.Response, error) {
+	if denied := rc.interBrokerDenied(req); denied != nil {
+		return denied, nil
+	}
 	if s.ctrl == nil {
 		resp := req.ResponseKind().(*kmsg.AlterPartitionResponse)
 		resp.ErrorCode = kerr.NotController.Code

@@ -20,9 +20,19 @@ func (s *Server) handleDescribeCluster(rc *requestContext, req *kmsg.DescribeClu
 	resp.ClusterID = s.clusterID
 	resp.ControllerID = s.cache.controller()
 	resp.ClusterAuthorizedOperations = authorizedOperationsOmitted
+	if req.IncludeClusterAuthorizedOperations {
+		resp.ClusterAuthorizedOperations = 0
+		if rc.authorizeCluster(opDescribe) {
+			resp.ClusterAuthorizedOperations = rc.authorizedOps(resCluster, clusterResource)
+		}
+	}
 	for _, lb := range s.cache.liveBrokers() {
+		host, port, ok := lb.endpoint(rc.conn.lsn.name)
+		if !ok {
+			continue
+		}
 		b := kmsg.NewDescribeClusterResponseBroker()
-		b.NodeID, b.Host, b.Port, b.Rack = lb.id, lb.host, lb.port, lb.rack
+		b.NodeID, b.Host, b.Port, b.Rack = lb.id, host, port, lb.rack
 		resp.Brokers = append(resp.Brokers, b)
 	}
 	return resp, nil

@@ -23,6 +23,8 @@ func (s *Server) handleDescribeProducers(rc *requestContext, req *kmsg.DescribeP
 			rp.Partition = part
 			p, ok := s.rm.get(t.Topic, part)
 			switch {
+			case !rc.authorize(opRead, resTopic, t.Topic):
+				rp.ErrorCode = kerr.TopicAuthorizationFailed.Code
 			case !ok && !s.knownPartition(t.Topic, part):
 				rp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case !ok || !p.isLeader.Load():

@@ -14,5 +14,6 @@ func (s *Server) handleDescribeTransactions(rc *requestContext, req *kmsg.Descri
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	rc.authorizeDescribeTransactions(resp)
 	return resp, nil
 }

@@ -14,5 +14,6 @@ func (s *Server) handleListTransactions(rc *requestContext, req *kmsg.ListTransa
 	if err != nil {
 		return nil, groupCallErr(err)
 	}
+	rc.authorizeListTransactions(resp)
 	return resp, nil
 }

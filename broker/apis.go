@@ -64,9 +64,12 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 14, min: 0, max: 5, handle: handler(s.handleSyncGroup)},
 		{key: 15, min: 0, max: 5, handle: handler(s.handleDescribeGroups)},
 		{key: 16, min: 0, max: 4, handle: handler(s.handleListGroups)},
+		// SASL (conn_auth.go handles them while a connection authenticates).
+		{key: 17, min: 0, max: 1, handle: handler(s.handleSaslHandshake)},
 		{key: 18, min: 0, max: 4, handle: handler(s.handleApiVersions)},
 		{key: 19, min: 0, max: 7, handle: handler(s.handleCreateTopics)},
 		{key: 20, min: 0, max: 6, handle: handler(s.handleDeleteTopics)},
+		{key: 21, min: 0, max: 2, handle: handler(s.handleDeleteRecords)},
 		// Transactions (package coordinator/txn; txns.go). AddPartitionsToTxn v4 is the
 		// brokers' batched verification (KIP-890); WriteTxnMarkers comes from coordinators.
 		{key: 22, min: 0, max: 5, handle: handler(s.handleInitProducerID)},
@@ -76,8 +79,14 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 26, min: 0, max: 4, handle: handler(s.handleEndTxn)},
 		{key: 27, min: 0, max: 1, handle: handler(s.handleWriteTxnMarkers)},
 		{key: 28, min: 0, max: 4, handle: handler(s.handleTxnOffsetCommit)},
+		// ACLs: advertised with or without an authorizer (SECURITY_DISABLED without).
+		{key: 29, min: 0, max: 3, handle: handler(s.handleDescribeACLs)},
+		{key: 30, min: 0, max: 3, handle: handler(s.handleCreateACLs)},
+		{key: 31, min: 0, max: 3, handle: handler(s.handleDeleteACLs)},
 		{key: 32, min: 0, max: 4, handle: handler(s.handleDescribeConfigs)},
 		{key: 33, min: 0, max: 2, handle: handler(s.handleAlterConfigs)},
+		{key: 35, min: 0, max: 4, handle: handler(s.handleDescribeLogDirs)},
+		{key: 36, min: 0, max: 2, handle: handler(s.handleSaslAuthenticate)},
 		{key: 37, min: 0, max: 3, handle: handler(s.handleCreatePartitions)},
 		{key: 42, min: 0, max: 2, handle: handler(s.handleDeleteGroups)},
 		{key: 43, min: 0, max: 2, handle: handler(s.handleElectLeaders)},
@@ -85,6 +94,10 @@ func buildAPITable(s *Server) (map[int16]api, []apiRange) {
 		{key: 45, min: 0, max: 0, handle: handler(s.handleAlterPartitionReassignments)},
 		{key: 46, min: 0, max: 0, handle: handler(s.handleListPartitionReassignments)},
 		{key: 47, min: 0, max: 0, handle: handler(s.handleOffsetDelete)},
+		{key: 48, min: 0, max: 1, handle: handler(s.handleDescribeClientQuotas)},
+		{key: 49, min: 0, max: 1, handle: handler(s.handleAlterClientQuotas)},
+		{key: 50, min: 0, max: 0, handle: handler(s.handleDescribeUserSCRAMCredentials)},
+		{key: 51, min: 0, max: 0, handle: handler(s.handleAlterUserSCRAMCredentials)},
 		{key: 56, min: 0, max: 3, handle: handler(s.handleAlterPartition)},
 		{key: 60, min: 0, max: 1, handle: handler(s.handleDescribeCluster)},
 		{key: 61, min: 0, max: 0, handle: handler(s.handleDescribeProducers)},

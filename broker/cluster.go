@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/auth"
+	"kbroker/broker/config"
 	"kbroker/broker/controller"
 	"kbroker/protocol"
 	"kbroker/zkmeta"
@@ -41,7 +43,9 @@ func (s *Server) openStore(ctx context.Context) (zkmeta.Store, error) {
 // startCluster starts the controller campaign and the replication machinery.
 func (s *Server) startCluster() {
 	id := s.cfg.BrokerID
-	s.ctrl = controller.New(s.meta, controller.NewNetworkSender(fmt.Sprintf("controller-%d", id), s.logger.With().Str("component", "controller-sender").Logger()),
+	sender := controller.NewNetworkSender(fmt.Sprintf("controller-%d", id), s.cfg.InterBrokerListenerName, s.dial,
+		s.logger.With().Str("component", "controller-sender").Logger())
+	s.ctrl = controller.New(s.meta, sender,
 		controller.Config{
 			BrokerID:                           id,
 			AutoLeaderRebalanceEnable:          s.cfg.AutoLeaderRebalanceEnable,
@@ -51,16 +55,39 @@ func (s *Server) startCluster() {
 				tc, err := s.config().ResolveTopic(overrides)
 				return err == nil && tc.UncleanLeaderElectionEnable
 			},
-			DeleteTopicEnable: s.cfg.DeleteTopicEnable,
-			RequestTimeout:    30 * time.Second,
+			DeleteTopicEnable:   s.cfg.DeleteTopicEnable,
+			RequestTimeout:      30 * time.Second,
+			OnElection:          s.metrics.LeaderElection,
+			InterBrokerListener: s.cfg.InterBrokerListenerName,
 		}, s.logger.With().Str("component", "controller").Logger())
 	s.goroutine(func() { s.ctrl.Run(s.ctx) })
-	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.goroutine, s.rm.followerQuota)
+	s.rm.fetchers = newFetcherManager(s.ctx, id, s.logger.With().Str("component", "replica-fetcher").Logger(), s.brokerAddr, s.dial, s.goroutine, s.rm.followerQuota)
+	s.rm.fetchers.metrics = s.metrics
 	s.rm.isr = &isrChanger{self: id, brokerEpoch: s.brokerEpoch.Load, send: s.sendToController, spawn: s.goroutine,
-		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx}
+		logger: s.logger.With().Str("component", "isr").Logger(), ctx: s.ctx, metrics: s.metrics}
 	s.goroutine(func() { s.rm.isrShrinkLoop(s.ctx, time.Duration(s.cfg.ReplicaLagTimeMaxMs)*time.Millisecond) })
 	s.goroutine(s.sessionLoop)
 	s.goroutine(s.configChangeLoop)
+}
+
+// dial is the one way this broker connects to another: controller requests, follower
+// fetches and AlterPartition all come through it, over the inter-broker listener's
+// security protocol (security.inter.broker.protocol / inter.broker.listener.name, with
+// sasl.mechanism.inter.broker.protocol).
+func (s *Server) dial(ctx context.Context, addr, clientID string) (*protocol.Client, error) {
+	return s.brokerDialer.Load().Dial(ctx, addr, clientID)
+}
+
+// newBrokerDialer builds the inter-broker dialer from the inter-broker listener's settings in
+// c (again when a dynamic update changes that listener's key or trust store).
+func (s *Server) newBrokerDialer(c *config.Config) error {
+	ib := s.cfg.InterBrokerListener()
+	d, err := auth.NewBrokerDialer(ib.SecurityProtocol, listenerGetter(c, ib.Name), s.cfg.Security.InterBrokerMechanism)
+	if err != nil {
+		return fmt.Errorf("inter-broker listener %s: %w", ib.Name, err)
+	}
+	s.brokerDialer.Store(d)
+	return nil
 }
 
 // brokerAddr is a live broker's address from the metadata cache.
@@ -102,7 +129,7 @@ func (s *Server) sendToController(ctx context.Context, req kmsg.Request) (kmsg.R
 		if l.client != nil {
 			l.client.Close()
 		}
-		c, err := protocol.Dial(ctx, addr, fmt.Sprintf("broker-%d", s.cfg.BrokerID))
+		c, err := s.dial(ctx, addr, fmt.Sprintf("broker-%d", s.cfg.BrokerID))
 		if err != nil {
 			l.client = nil
 			l.mu.Unlock()
@@ -171,6 +198,7 @@ func (s *Server) configChangeLoop() {
 			}
 		}
 		s.reloadDynamicConfigSoon()
+		s.reloadQuotas()
 		s.reloadTopicConfigs()
 		select {
 		case <-s.ctx.Done():

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"runtime/debug"
 	"strconv"
@@ -15,41 +16,63 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/auth"
 	"kbroker/protocol"
 )
 
 // conn is one client connection: a reader goroutine that handles requests in order and a
 // writer goroutine that writes their responses in the same order.
 type conn struct {
-	s      *Server
-	nc     net.Conn
-	id     string
-	logger zerolog.Logger
+	s        *Server
+	nc       net.Conn
+	id       string
+	listener string // the listener's name
+	logger   zerolog.Logger
 
 	ctx    context.Context
 	cancel context.CancelFunc
 	out    chan outFrame
 	once   sync.Once
+
+	lsn *listenerState
+	raw net.Conn // the TCP connection under nc (nc is a *tls.Conn on TLS listeners)
+	// principal is who the client is (User:ANONYMOUS, User:<SASL user>, User:<certificate
+	// subject>); set by the reader goroutine before requests are handled, read by handlers.
+	principal string
+	sasl      *saslConn // SASL listeners only (conn_auth.go)
+	ip        string    // the client's IP address (ACL hosts, max.connections.per.ip)
+
+	// mutedUntil: the reader reads nothing before then (a client over its quota, KIP-219).
+	// Touched by the reader goroutine only.
+	mutedUntil time.Time
 }
 
-func newConn(s *Server, nc net.Conn) *conn {
+func newConn(s *Server, nc net.Conn, ls *listenerState) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
 	id := strconv.FormatUint(s.connSeq.Add(1), 10)
-	return &conn{
-		s:      s,
-		nc:     nc,
-		id:     id,
-		logger: s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
-		ctx:    ctx,
-		cancel: cancel,
-		out:    make(chan outFrame, 32),
+	c := &conn{
+		s:         s,
+		nc:        nc,
+		raw:       nc,
+		id:        id,
+		logger:    s.logger.With().Str("conn", id).Str("remote", nc.RemoteAddr().String()).Logger(),
+		ctx:       ctx,
+		cancel:    cancel,
+		out:       make(chan outFrame, 32),
+		lsn:       ls,
+		principal: auth.Anonymous,
+		ip:        remoteIP(nc),
 	}
+	if ls.sasl != nil {
+		c.sasl = &saslConn{deadline: time.Now().Add(s.authTimeout())}
+	}
+	return c
 }
 
 func (c *conn) close() {
 	c.once.Do(func() {
 		c.cancel()
-		c.nc.Close()
+		c.raw.Close()
 	})
 }
 
@@ -57,7 +80,10 @@ func (c *conn) close() {
 func (c *conn) serve() {
 	defer c.s.removeConn(c)
 	defer c.close()
-	c.logger.Debug().Msg("connection opened")
+	c.logger.Debug().Str("listener", c.lsn.name).Msg("connection opened")
+	if c.lsn.tls != nil && !c.startTLS() {
+		return
+	}
 	writerDone := make(chan struct{})
 	go func() {
 		defer close(writerDone)
@@ -75,10 +101,16 @@ func (c *conn) readLoop() {
 	idle := time.Duration(c.s.cfg.ConnectionsMaxIdleMs) * time.Millisecond
 	var spare []byte // the previous Produce frame's buffer, reused for the next frame
 	for {
-		if idle > 0 {
+		switch {
+		case c.authenticating():
+			c.nc.SetReadDeadline(c.sasl.deadline)
+		case idle > 0:
 			c.nc.SetReadDeadline(time.Now().Add(idle))
 		}
-		frame, err := protocol.ReadFrame(br, c.s.cfg.SocketRequestMaxBytes, spare)
+		if !c.waitUnmuted() {
+			return
+		}
+		frame, err := protocol.ReadFrame(br, c.frameLimit(), spare)
 		spare = nil
 		if err != nil {
 			c.logReadError(err)
@@ -94,6 +126,23 @@ func (c *conn) readLoop() {
 			spare = frame[:0]
 		}
 		br.idle()
+	}
+}
+
+// waitUnmuted waits until a throttled connection may be read again; false when it closes.
+func (c *conn) waitUnmuted() bool {
+	d := time.Until(c.mutedUntil)
+	c.mutedUntil = time.Time{}
+	if d <= 0 {
+		return true
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return true
+	case <-c.ctx.Done():
+		return false
 	}
 }
 
@@ -117,6 +166,8 @@ func (c *conn) logReadError(err error) {
 	switch {
 	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), c.ctx.Err() != nil:
 		c.logger.Debug().Err(err).Msg("connection ended")
+	case errors.As(err, &ne) && ne.Timeout() && c.authenticating():
+		c.logger.Info().Msg("closing connection: SASL authentication did not complete in time")
 	case errors.As(err, &ne) && ne.Timeout():
 		c.logger.Info().Msg("closing idle connection (connections.max.idle.ms)")
 	case errors.Is(err, protocol.ErrFrameTooLarge), errors.Is(err, protocol.ErrNegativeSize):
@@ -130,6 +181,11 @@ func (c *conn) logReadError(err error) {
 
 // handleFrame decodes and handles one request. A returned error closes the connection.
 func (c *conn) handleFrame(frame []byte) (err error) {
+	if c.sasl != nil {
+		if handled, err := c.saslFrame(frame); handled || err != nil {
+			return err
+		}
+	}
 	hdr, body, err := protocol.ParseRequestHeader(frame)
 	if err != nil {
 		return fmt.Errorf("bad request header (api %d v%d, correlation %d): %w", hdr.APIKey, hdr.APIVersion, hdr.CorrelationID, err)
@@ -164,9 +220,24 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	if c.logger.Debug().Enabled() {
 		c.logger.Debug().Str("api", kmsg.NameForKey(hdr.APIKey)).Int16("version", hdr.APIVersion).Int32("corr", hdr.CorrelationID).Str("client_id", clientID(hdr)).Msg("request")
 	}
+	started := time.Now()
 	resp, err := a.handle(rc, req)
 	if err != nil {
 		return err
+	}
+	c.s.meterRequest(rc, started)
+	if m := c.s.metrics; m != nil {
+		total := time.Since(started)
+		m.Request(hdr.APIKey, hdr.APIVersion, total.Seconds(), (total - rc.waited).Seconds(), rc.waited.Seconds(), resp)
+		if rc.throttle > 0 {
+			m.Throttled(hdr.APIKey, rc.throttle.Seconds())
+		}
+	}
+	if rc.throttle > 0 {
+		c.mutedUntil = time.Now().Add(rc.throttle)
+		if tr, ok := resp.(kmsg.SetThrottleResponse); ok {
+			tr.SetThrottle(int32(min(rc.throttle.Milliseconds(), math.MaxInt32)))
+		}
 	}
 	if resp == nil {
 		return nil // acks=0 produce: no response at all
@@ -174,12 +245,12 @@ func (c *conn) handleFrame(frame []byte) (err error) {
 	resp.SetVersion(hdr.APIVersion)
 	encoded := protocol.AppendResponse(make([]byte, 0, responseSizeHint(resp)), hdr.CorrelationID, resp)
 	if len(rc.regions.marks) == 0 {
-		c.send(outFrame{head: encoded})
+		c.send(outFrame{head: encoded, key: hdr.APIKey})
 		return nil
 	}
 	head, regions, err := spliceRegions(encoded, resp.IsFlexible(), &rc.regions)
 	if err == nil {
-		c.send(outFrame{head: head, regions: regions})
+		c.send(outFrame{head: head, regions: regions, key: hdr.APIKey})
 		return nil
 	}
 	// Never expected: answer with the record bytes copied into the response instead.
@@ -220,6 +291,15 @@ type requestContext struct {
 	conn    *conn
 	hdr     protocol.RequestHeader
 	regions fetchRegions // record sets of a Fetch response still in segment files
+	// fetchDenied holds the topics of a Fetch the principal may not read (nil: authorizer off).
+	fetchDenied map[string]struct{}
+	// throttle is how long the client must wait for its quotas (client_quotas.go); waited
+	// is the time the handler spent waiting (long polls, acks=all), not working.
+	throttle time.Duration
+	waited   time.Duration
+	// replica marks a request from another broker (follower fetch), which client quotas
+	// do not meter.
+	replica bool
 }
 
 func (rc *requestContext) ctx() context.Context { return rc.conn.ctx }

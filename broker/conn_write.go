@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"time"
 
 	"kbroker/log"
 )
@@ -19,6 +20,7 @@ const regionCopyMax = 32 << 10
 type outFrame struct {
 	head    []byte
 	regions []splicedRegion
+	key     int16 // the request's API key (response send time metric)
 }
 
 // release lets go of the frame's regions once written (or dropped).
@@ -39,9 +41,17 @@ func (c *conn) send(f outFrame) {
 func (c *conn) writeLoop() {
 	w := &frameWriter{nc: c.nc, pool: &c.s.buffers}
 	defer w.idle()
+	m := c.s.metrics
 	for f := range c.out {
 		idle := len(c.out) == 0
+		var start time.Time
+		if m != nil {
+			start = time.Now()
+		}
 		err := w.write(&f, idle)
+		if m != nil {
+			m.ResponseSent(f.key, time.Since(start).Seconds())
+		}
 		f.release()
 		if err != nil {
 			c.logger.Debug().Err(err).Msg("write failed; closing connection")

@@ -17,6 +17,13 @@
 //   - The replica manager (replica_manager.go, partition.go) holds one lock per partition;
 //     appends take it, readers read the high watermark atomically, and long-poll fetches wait
 //     on a per-partition waiter set that appends wake. See locks.go for the lock order.
+//   - Security: listeners.go binds every listener with its TLS configuration and SASL
+//     mechanisms (package auth); conn_auth.go runs a connection's TLS handshake and SASL
+//     exchange and sets its principal before any other request is handled; authorize.go asks
+//     the ACL authorizer (package acl), which is nil without authorizer.class.name; users.go
+//     and acls.go keep SCRAM credentials and ACLs in step with the metadata store. Every
+//     connection to another broker goes through Server.dial (cluster.go), over the
+//     inter-broker listener's security protocol.
 //   - Topic administration (topics.go) plays the controller's part: it writes the topic and
 //     partition-state znodes through zkmeta and then makes this broker leader of the new
 //     partitions, so that the cluster controller can take over this seam later.

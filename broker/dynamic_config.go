@@ -57,8 +57,61 @@ func (s *Server) loadDynamicConfig(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("reading dynamic broker config: %w", err)
 	}
-	s.applyDynamicConfig(def, own)
+	s.applyDynamicConfig(s.decodePasswords(def), s.decodePasswords(own))
 	return nil
+}
+
+// decodePasswords returns stored overrides with their password configs decrypted; one that
+// cannot be decrypted (no secret, another secret) is left out with a warning, as Kafka does.
+func (s *Server) decodePasswords(stored map[string]string) map[string]string {
+	out := make(map[string]string, len(stored))
+	var enc *config.PasswordEncoder
+	for name, v := range stored {
+		if !config.IsPassword(name) {
+			out[name] = v
+			continue
+		}
+		var err error
+		if enc == nil {
+			enc, err = s.cfg.PasswordEncoder()
+		}
+		if err == nil {
+			v, err = enc.Decode(v)
+		}
+		if err != nil {
+			s.logger.Warn().Str("config", name).Err(err).Msg("dynamic password config could not be decoded, ignoring")
+			continue
+		}
+		out[name] = v
+	}
+	return out
+}
+
+// encodePasswords returns overrides as they are stored: password configs encrypted with
+// password.encoder.secret, which must be set; the cluster default may hold none (Kafka's
+// rules).
+func (s *Server) encodePasswords(entity string, overrides map[string]string) (map[string]string, error) {
+	out := make(map[string]string, len(overrides))
+	var enc *config.PasswordEncoder
+	for name, v := range overrides {
+		if !config.IsPassword(name) {
+			out[name] = v
+			continue
+		}
+		if entity == config.DefaultEntity {
+			return nil, errors.New("Password config can be defined only at broker level")
+		}
+		var err error
+		if enc == nil {
+			if enc, err = s.cfg.PasswordEncoder(); err != nil {
+				return nil, err
+			}
+		}
+		if out[name], err = enc.Encode(v); err != nil {
+			return nil, fmt.Errorf("encoding %s: %w", name, err)
+		}
+	}
+	return out, nil
 }
 
 // applyDynamicConfig makes def and own the dynamic overrides in force, unless they already are.
@@ -67,6 +120,8 @@ func (s *Server) applyDynamicConfig(def, own map[string]string) {
 	defer s.dynMu.Unlock()
 	curDef, curOwn := s.config().DynamicOverrides()
 	if maps.Equal(curDef, def) && maps.Equal(curOwn, own) {
+		// The same settings written again still reload key stores whose files changed.
+		s.reloadListenerTLS(s.config())
 		return
 	}
 	c, warnings, err := s.dyn.Apply(def, own)
@@ -77,10 +132,11 @@ func (s *Server) applyDynamicConfig(def, own map[string]string) {
 		s.logger.Error().Err(err).Msg("dynamic broker config not applied: the result is not a valid configuration")
 		return
 	}
-	s.logger.Info().Interface("cluster_default", def).Interface("broker", own).Msg("dynamic broker config changed")
+	s.logger.Info().Interface("cluster_default", hidePasswords(def)).Interface("broker", hidePasswords(own)).Msg("dynamic broker config changed")
 	for _, fn := range s.dynHooks {
 		fn(c)
 	}
+	s.reloadListenerTLS(c)
 	s.reresolveTopics(c)
 }
 
@@ -115,13 +171,24 @@ func (s *Server) alterBrokerConfig(ctx context.Context, resource string, next ma
 	} else {
 		own = next
 	}
-	if _, _, err := config.NewDynamic(s.cfg).Apply(def, own); err != nil {
+	prospective, _, err := config.NewDynamic(s.cfg).Apply(def, own)
+	if err != nil {
+		return invalid(err)
+	}
+	if err := s.validateListenerTLS(prospective); err != nil {
+		return invalid(err)
+	}
+	if err := s.validateCleanerReconfiguration(prospective); err != nil {
+		return invalid(err)
+	}
+	stored, err := s.encodePasswords(entity, next)
+	if err != nil {
 		return invalid(err)
 	}
 	if validateOnly {
 		return nil
 	}
-	if err := s.meta.SetConfig(ctx, zkmeta.ConfigBrokers, entity, next); err != nil {
+	if err := s.meta.SetConfig(ctx, zkmeta.ConfigBrokers, entity, stored); err != nil {
 		return fmt.Errorf("writing dynamic broker config: %w", err)
 	}
 	s.applyDynamicConfig(def, own)
@@ -134,7 +201,11 @@ func (s *Server) brokerOverrides(ctx context.Context, resource string) (map[stri
 	if err != nil {
 		return nil, err
 	}
-	return s.meta.Config(ctx, zkmeta.ConfigBrokers, entity)
+	stored, err := s.meta.Config(ctx, zkmeta.ConfigBrokers, entity)
+	if err != nil {
+		return nil, err
+	}
+	return s.decodePasswords(stored), nil
 }
 
 // incrementalBrokerOverrides applies IncrementalAlterConfigs operations to a BROKER
@@ -231,4 +302,16 @@ func (s *Server) reloadDynamicConfigSoon() {
 	if err := s.loadDynamicConfig(ctx); err != nil && !errors.Is(err, context.Canceled) {
 		s.logger.Warn().Err(err).Msg("reloading dynamic broker config")
 	}
+}
+
+// hidePasswords is overrides fit for a log line: password values replaced by [hidden].
+func hidePasswords(overrides map[string]string) map[string]string {
+	out := make(map[string]string, len(overrides))
+	for name, v := range overrides {
+		if config.IsPassword(name) {
+			v = "[hidden]"
+		}
+		out[name] = v
+	}
+	return out
 }

@@ -51,3 +51,13 @@ func errorMessage(err error) *string {
 func isUnexpected(err error) bool {
 	return errorCode(err) == kerr.UnknownServerError.Code
 }
+
+// apiError is a Kafka error code with Kafka's own message (errorMessage gives the message
+// alone, not the code's description).
+type apiError struct {
+	code *kerr.Error
+	msg  string
+}
+
+func (e *apiError) Error() string { return e.msg }
+func (e *apiError) Unwrap() error { return e.code }

@@ -8,6 +8,8 @@ import (
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/broker/metrics"
 )
 
 // ISR maintenance on the leader (Kafka 2.7+ semantics): the leader never writes ZooKeeper;
@@ -28,6 +30,7 @@ type isrChanger struct {
 	spawn       func(func())
 	logger      zerolog.Logger
 	ctx         context.Context
+	metrics     *metrics.Metrics // nil: off
 }
 
 // alterPartitionVersion: v2 addresses topics by id and carries the ISR as broker ids.
@@ -122,6 +125,12 @@ func (c *isrChanger) alter(p *partition, newISR []int32, leaderEpoch, partitionE
 	case got.LeaderEpoch == p.leaderEpoch.Load() && got.PartitionEpoch >= p.partitionEpoch:
 		old := p.isr
 		p.isr, p.partitionEpoch = slices.Clone(got.ISR), got.PartitionEpoch
+		switch {
+		case len(p.isr) < len(old):
+			c.metrics.ISRShrink()
+		case len(p.isr) > len(old):
+			c.metrics.ISRExpand()
+		}
 		c.logger.Info().Str("topic", p.tp.Topic).Int32("partition", p.tp.Partition).Int32("epoch", got.LeaderEpoch).
 			Ints32("isr", got.ISR).Ints32("previous_isr", old).Msg("ISR changed")
 	}

@@ -12,4 +12,6 @@ package broker
 //                         except partition.appendMu, which orders validation and append.
 //
 // Server.connMu (the set of open connections) and replicaFetcher.mu (a fetcher's partitions)
-// are leaf locks.
+// are leaf locks. The log cleaner's mutex (log/cleaner.Manager) is taken under
+// replicaManager.mu when a partition is registered, never the other way round: the cleaner
+// calls back into the broker (configuration, uncleanable offset, retention) without it.

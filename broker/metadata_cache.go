@@ -38,12 +38,36 @@ type metadataCache struct {
 	changed      chan struct{} // closed and replaced on every change, for waiters
 }
 
-// brokerMeta is a live broker as clients should reach it.
+// brokerMeta is a live broker: host and port on the inter-broker listener, and the
+// endpoint of every listener, for clients (each is answered with the endpoints of the
+// listener it connected through).
 type brokerMeta struct {
 	id   int32
 	host string
 	port int32
 	rack *string
+	eps  []brokerEndpoint // empty when only the inter-broker address is known
+}
+
+type brokerEndpoint struct {
+	listener string
+	host     string
+	port     int32
+}
+
+// endpoint is the broker's address on a listener. A broker registered with listeners but
+// not this one is left out of answers on it, as Kafka does; one known only by its
+// inter-broker address is given at that address.
+func (b brokerMeta) endpoint(listener string) (string, int32, bool) {
+	if len(b.eps) == 0 {
+		return b.host, b.port, true
+	}
+	for _, e := range b.eps {
+		if e.listener == listener {
+			return e.host, e.port, true
+		}
+	}
+	return "", -1, false
 }
 
 func newMetadataCache() *metadataCache {

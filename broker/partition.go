@@ -48,6 +48,7 @@ type partition struct {
 // followerState is the leader's view of one follower.
 type followerState struct {
 	leo            int64     // the follower's log end offset (its last fetch offset)
+	logStart       int64     // the follower's log start offset (from its last fetch), -1 = unknown
 	lastFetch      time.Time // when it last fetched
 	lastCaughtUp   time.Time // last time it had everything the leader had
 	prevFetchLEO   int64     // the leader's log end offset at the previous fetch
@@ -84,7 +85,7 @@ func (p *partition) becomeLeader(st leaderState, checkpointHW int64, now time.Ti
 		if r == p.self {
 			continue
 		}
-		fs := &followerState{leo: -1}
+		fs := &followerState{leo: -1, logStart: -1}
 		if slices.Contains(st.isr, r) {
 			fs.lastCaughtUp = now
 		}
@@ -224,15 +225,19 @@ func (p *partition) setFollowerHW(leaderHW int64) {
 	}
 }
 
-// recordFollowerFetch updates a follower's state from a fetch at offset; reports whether the
-// high watermark moved and whether the follower should join the ISR.
-func (p *partition) recordFollowerFetch(replica int32, offset int64, now time.Time) (hwMoved, expand bool) {
+// recordFollowerFetch updates a follower's state from a fetch at offset with its log start
+// offset logStart; reports whether the high watermark or the follower's log start moved (a
+// wake-up for waiting produces and DeleteRecords) and whether the follower should join the
+// ISR.
+func (p *partition) recordFollowerFetch(replica int32, offset, logStart int64, now time.Time) (moved, expand bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	fs, ok := p.followers[replica]
 	if !ok || !p.isLeader.Load() {
 		return false, false
 	}
+	startMoved := fs.logStart != logStart
+	fs.logStart = logStart
 	leo := p.log.LogEndOffset()
 	if offset >= leo {
 		fs.lastCaughtUp = now
@@ -241,12 +246,27 @@ func (p *partition) recordFollowerFetch(replica int32, offset int64, now time.Ti
 	}
 	fs.leo, fs.lastFetch = offset, now
 	fs.prevFetchLEO, fs.prevFetchTime, fs.hasFetchedOnce = leo, now, true
-	hwMoved = p.maybeAdvanceHWLocked()
+	moved = p.maybeAdvanceHWLocked() || startMoved
 	if !slices.Contains(p.isr, replica) && !p.isrInFlight && !now.Before(p.expandAfter) &&
 		offset >= p.hw.Load() && offset >= p.epochStart {
 		expand = true
 	}
-	return hwMoved, expand
+	return moved, expand
+}
+
+// lowWatermark is Kafka's Partition.lowWatermarkIfLeader: the smallest log start offset
+// among this replica and the followers on brokers alive reports live (-1 for one not heard
+// from since this broker became leader).
+func (p *partition) lowWatermark(alive func(id int32) bool) int64 {
+	lw := p.log.LogStartOffset()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for id, fs := range p.followers {
+		if fs.logStart < lw && alive(id) {
+			lw = fs.logStart
+		}
+	}
+	return lw
 }
 
 // laggingReplicasLocked lists in-sync followers that have not caught up within maxLag.

@@ -10,6 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/log"
 	"kbroker/protocol"
@@ -18,6 +20,9 @@ import (
 // Follower replication: one fetcher goroutine per leader broker fetches every partition this
 // broker follows from that leader with Fetch v12 (replica id = this broker), appends what it
 // gets with the leader's offsets, and takes the leader's high watermark.
+//
+// The follower also takes its leader's log start offset from every answer (bounded by its own
+// high watermark, as Kafka's ReplicaFetcherThread does) and reports its own in every fetch.
 //
 // A follower's log can hold batches its leader never had (it led an earlier epoch, or a stale
 // one, and appended before it was replaced). It is cut back to where the two logs agree, with
@@ -47,18 +52,21 @@ type fetcherManager struct {
 	self   int32
 	logger zerolog.Logger
 	addrOf func(id int32) (string, bool) // a broker's address, from the metadata cache
+	dial   controller.Dialer             // the server's inter-broker dialer
 	ctx    context.Context
 	spawn  func(func()) // starts a goroutine the server waits for
 
 	// quota is the follower replication throttle (follower.replication.throttled.rate).
 	quota *quota.Replication
+	// metrics counts replicated bytes (nil: off).
+	metrics *metrics.Metrics
 
 	mu       sync.Mutex
 	fetchers map[int32]*replicaFetcher
 }
 
-func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), spawn func(func()), q *quota.Replication) *fetcherManager {
-	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
+func newFetcherManager(ctx context.Context, self int32, logger zerolog.Logger, addrOf func(int32) (string, bool), dial controller.Dialer, spawn func(func()), q *quota.Replication) *fetcherManager {
+	return &fetcherManager{self: self, logger: logger, addrOf: addrOf, dial: dial, ctx: ctx, spawn: spawn, quota: q, fetchers: make(map[int32]*replicaFetcher)}
 }
 
 // follow moves p to the fetcher of leader (creating it), removing it from any other.
@@ -249,7 +257,7 @@ func (f *replicaFetcher) connect() error {
 	}
 	ctx, cancel := context.WithTimeout(f.ctx, 5*time.Second)
 	defer cancel()
-	c, err := protocol.Dial(ctx, addr, "replica-fetcher")
+	c, err := f.m.dial(ctx, addr, "replica-fetcher")
 	if err != nil {
 		return err
 	}
@@ -467,6 +475,7 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 			if a.st.throttled(f.m.self) {
 				f.m.quota.Record(len(rp.RecordBatches), now)
 			}
+			f.m.metrics.ReplicationBytesIn(len(rp.RecordBatches))
 			if err := f.apply(a, rp); err != nil {
 				f.partitionFailed(tp, err, "replica fetch partition failed")
 			}
@@ -513,6 +522,13 @@ func (f *replicaFetcher) apply(a fetched, rp *kmsg.FetchResponseTopicPartition) 
 		}
 	}
 	p.setFollowerHW(rp.HighWatermark)
+	// The leader's log start offset (moved by its retention or DeleteRecords), never past this
+	// replica's high watermark; the segments below it go at this broker's next retention pass.
+	if start := min(rp.LogStartOffset, p.highWatermark()); start > p.log.LogStartOffset() {
+		if _, err := p.log.IncrementLogStartOffset(start, "leader's log start offset"); err != nil {
+			return err
+		}
+	}
 	st.caughtUp = p.log.LogEndOffset() >= rp.HighWatermark
 	return nil
 }

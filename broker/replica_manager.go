@@ -14,8 +14,10 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"kbroker/broker/config"
+	"kbroker/broker/metrics"
 	"kbroker/broker/quota"
 	"kbroker/log"
+	"kbroker/log/cleaner"
 )
 
 // Checkpoint file names in each log dir (Kafka's).
@@ -42,6 +44,8 @@ type replicaManager struct {
 	isr *isrChanger
 	// fetchers replicate the partitions this broker follows (cluster mode only).
 	fetchers *fetcherManager
+	// cleaner compacts the hosted logs (nil when log.cleaner.enable is false).
+	cleaner *cleaner.Manager
 
 	// recovery, start and high-watermark offsets read from the checkpoints at start.
 	recovery, start, hwCheckpoint map[log.TopicPartition]int64
@@ -49,6 +53,14 @@ type replicaManager struct {
 	// Replication throttles (leader/follower.replication.throttled.rate) for the replicas the
 	// topics list in leader/follower.replication.throttled.replicas.
 	leaderQuota, followerQuota *quota.Replication
+
+	// onFlush observes log flush times (metrics; nil = none).
+	onFlush func(time.Duration)
+	// metrics counts retention deletions (nil: off).
+	metrics *metrics.Metrics
+
+	// ckptMu serialises checkpoint writes: each file is written through one temp file.
+	ckptMu sync.Mutex
 }
 
 func newReplicaManager(cfg *config.Config, logger zerolog.Logger) *replicaManager {
@@ -223,12 +235,14 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 	if p, ok := rm.parts[tp]; ok {
 		if p.topicID == topicID {
 			p.cfg.Store(&tc)
+			p.log.Reconfigure(topicLogOptions(tc))
 			return p, nil
 		}
 		// A topic deleted and created again under the same name before this broker processed
 		// the deletion: the old partition's data goes first.
 		rm.logger.Warn().Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg("replacing a partition of an older topic with the same name")
 		delete(rm.parts, tp)
+		rm.unclean(tp)
 		p.isLeader.Store(false)
 		p.wake()
 		if err := p.log.Delete(); err != nil {
@@ -249,7 +263,7 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 		root = rm.pickDir()
 	}
 	dir := filepath.Join(root, dirName(tp))
-	opts := rm.logOptions(tc)
+	opts := rm.logOptions(tp, tc)
 	if rp, ok := rm.recovery[tp]; ok && existed {
 		opts.RecoveryPoint = rp
 	}
@@ -269,17 +283,27 @@ func (rm *replicaManager) hosted(tp log.TopicPartition, topicID [16]byte, tc con
 	}
 	p := newPartition(tp, topicID, root, l, tc, rm.cfg.BrokerID)
 	rm.parts[tp] = p
+	rm.registerCleaning(p)
 	return p, nil
 }
 
-func (rm *replicaManager) logOptions(tc config.TopicConfig) log.Options {
+func (rm *replicaManager) logOptions(tp log.TopicPartition, tc config.TopicConfig) log.Options {
+	o := topicLogOptions(tc)
+	o.Logger = rm.logger.With().Str("component", "log").Str("topic", tp.Topic).Int32("partition", tp.Partition).Logger()
+	o.OnFlush = rm.onFlush
+	return o
+}
+
+// topicLogOptions are the log settings a topic's configuration gives; Log.Reconfigure
+// applies them to an open log when the configuration changes.
+func topicLogOptions(tc config.TopicConfig) log.Options {
 	return log.Options{
 		SegmentBytes:          tc.SegmentBytes,
 		SegmentMs:             tc.SegmentMs,
 		IndexIntervalBytes:    tc.IndexIntervalBytes,
 		MaxIndexBytes:         tc.SegmentIndexBytes,
 		FlushIntervalMessages: tc.FlushMessages,
-		Logger:                rm.logger.With().Str("component", "log").Logger(),
+		FileDeleteDelayMs:     tc.FileDeleteDelayMs,
 	}
 }
 
@@ -292,6 +316,7 @@ func (rm *replicaManager) removePartition(tp log.TopicPartition) error {
 	if !ok {
 		return nil
 	}
+	rm.unclean(tp)
 	p.wake()
 	return p.log.Delete()
 }
@@ -335,12 +360,38 @@ func (rm *replicaManager) writeCheckpoints() error {
 		d.hw[p.tp] = p.highWatermark()
 		d.start[p.tp] = p.log.LogStartOffset()
 	}
+	rm.ckptMu.Lock()
+	defer rm.ckptMu.Unlock()
 	var errs []error
 	for dir, d := range byDir {
 		errs = append(errs,
 			log.WriteCheckpoint(nil, filepath.Join(dir, recoveryPointCheckpoint), d.recovery),
 			log.WriteCheckpoint(nil, filepath.Join(dir, replicationCheckpoint), d.hw),
 			log.WriteCheckpoint(nil, filepath.Join(dir, logStartOffsetCheckpoint), d.start))
+	}
+	return errors.Join(errs...)
+}
+
+// writeStartCheckpoints writes log-start-offset-checkpoint of the given log dirs (all when
+// dirs is nil): after retention or DeleteRecords moved a log start offset, so that it
+// survives a kill -9.
+func (rm *replicaManager) writeStartCheckpoints(dirs map[string]bool) error {
+	byDir := make(map[string]map[log.TopicPartition]int64, len(rm.cfg.LogDirs))
+	for _, d := range rm.cfg.LogDirs {
+		if dirs == nil || dirs[d] {
+			byDir[d] = map[log.TopicPartition]int64{}
+		}
+	}
+	for _, p := range rm.snapshot() {
+		if m, ok := byDir[p.root]; ok {
+			m[p.tp] = p.log.LogStartOffset()
+		}
+	}
+	rm.ckptMu.Lock()
+	defer rm.ckptMu.Unlock()
+	var errs []error
+	for dir, m := range byDir {
+		errs = append(errs, log.WriteCheckpoint(nil, filepath.Join(dir, logStartOffsetCheckpoint), m))
 	}
 	return errors.Join(errs...)
 }

@@ -131,10 +131,10 @@ func TestAlterPartitionRetriedUntilAnswered(t *testing.T) {
 	}
 
 	rm.proposeISR(p, []int32{0, 1}) // refused
-	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), time.Now()); expand {
+	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), -1, time.Now()); expand {
 		t.Fatal("expansion proposed again right after a refusal")
 	}
-	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), time.Now().Add(2*isrRefusedBackoff)); !expand {
+	if _, expand := p.recordFollowerFetch(1, p.log.LogEndOffset(), -1, time.Now().Add(2*isrRefusedBackoff)); !expand {
 		t.Fatal("expansion not proposed once the refusal backoff passed")
 	}
 }

@@ -7,15 +7,18 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 
+	"kbroker/broker/acl"
+	"kbroker/broker/auth"
 	"kbroker/broker/config"
 	"kbroker/broker/controller"
+	"kbroker/broker/metrics"
+	"kbroker/broker/quota"
 	"kbroker/coordinator"
 	"kbroker/coordinator/txn"
 	"kbroker/log"
@@ -30,6 +33,9 @@ type Server struct {
 	dyn      *config.Dynamic // the effective configuration, dynamic broker configs applied
 	dynMu    sync.Mutex      // serialises dynamic config changes; guards dynHooks
 	dynHooks []func(*config.Config)
+
+	// Client quotas (client_quotas.go): byte rates and request time, and partition mutations.
+	quotas, mutationQuotas *quota.Clients
 
 	store       zkmeta.Store
 	meta        *zkmeta.Metadata
@@ -57,12 +63,25 @@ type Server struct {
 	wg     sync.WaitGroup
 
 	listeners []net.Listener
-	connMu    sync.Mutex
-	conns     map[*conn]struct{}
-	perIP     map[string]int // open connections per client IP (max.connections.per.ip)
-	nconns    atomic.Int64
-	connSeq   atomic.Uint64
-	buffers   connBuffers // read and write buffers of connections with bytes in flight
+	lns       []*listenerState  // the same listeners with their security settings (listeners.go)
+	creds     *auth.Credentials // SCRAM credentials of every user (users.go)
+	authz     *acl.Authorizer   // nil without authorizer.class.name (authorize.go, acls.go)
+	// brokerDialer connects to other brokers over the inter-broker listener (cluster.go).
+	brokerDialer atomic.Pointer[auth.BrokerDialer]
+	// cleanerStop stops the log cleaner threads and cleanerSettings are what they run with
+	// (log_manager.go; both under dynMu once started).
+	cleanerStop     func()
+	cleanerSettings cleanerSettings
+
+	metrics    *metrics.Metrics // nil unless metrics.listen is set (metrics_state.go)
+	metricsSrv *metrics.Server
+	serving    atomic.Bool // Start has finished
+	connMu     sync.Mutex
+	conns      map[*conn]struct{}
+	perIP      map[string]int // open connections per client IP (max.connections.per.ip)
+	nconns     atomic.Int64
+	connSeq    atomic.Uint64
+	buffers    connBuffers // read and write buffers of connections with bytes in flight
 
 	shutdownOnce sync.Once
 	started      time.Time
@@ -74,12 +93,19 @@ func New(cfg *config.Config, logger zerolog.Logger) *Server {
 	s := &Server{
 		cfg:    cfg,
 		dyn:    config.NewDynamic(cfg),
+		quotas: quota.NewClients(cfg.QuotaWindowNum, time.Duration(cfg.QuotaWindowSizeSeconds)*time.Second),
+		mutationQuotas: quota.NewClients(cfg.ControllerQuotaWindowNum,
+			time.Duration(cfg.ControllerQuotaWindowSizeSeconds)*time.Second),
 		logger: logger,
 		ctx:    ctx,
 		cancel: cancel,
 		conns:  make(map[*conn]struct{}),
 		perIP:  make(map[string]int),
 		cache:  newMetadataCache(),
+		creds:  auth.NewCredentials(),
+	}
+	if cfg.MetricsListen != "" {
+		s.metrics = metrics.New()
 	}
 	s.apis, s.apiRanges = buildAPITable(s)
 	return s
@@ -132,16 +158,37 @@ func (s *Server) Start(ctx context.Context) (err error) {
 	if err := s.loadDynamicConfig(ctx); err != nil {
 		return err
 	}
+	if err := s.loadQuotas(ctx); err != nil {
+		return err
+	}
 	if err := s.checkLogDirs(); err != nil {
 		return err
 	}
 	s.pids = newProducerIDs(s.meta, s.cfg.BrokerID)
+	if err := s.loadCredentials(ctx); err != nil {
+		return fmt.Errorf("reading SCRAM credentials: %w", err)
+	}
+	if err := s.startAuthorizer(ctx); err != nil {
+		return fmt.Errorf("authorizer: %w", err)
+	}
 	s.rm = newReplicaManager(s.cfg, s.logger)
+	if s.metrics != nil {
+		s.rm.onFlush = func(d time.Duration) { s.metrics.LogFlush(d.Seconds()) }
+	}
 	s.rm.setReplicationThrottles(s.config())
 	s.onConfigChange(s.rm.setReplicationThrottles)
+	s.rm.metrics = s.metrics
+	if s.rm.cleaner, err = newCleaner(s.config(), s.logger, s.metrics); err != nil {
+		return fmt.Errorf("log cleaner: %w", err)
+	}
 
 	if err := s.listen(); err != nil {
 		return err
+	}
+	if s.clustered() {
+		if err := s.newBrokerDialer(s.config()); err != nil {
+			return err
+		}
 	}
 	epoch, err := s.register(ctx)
 	if err != nil {
@@ -155,35 +202,39 @@ func (s *Server) Start(ctx context.Context) (err error) {
 		}
 		s.startGroups()
 		s.startTxns()
-		for _, l := range s.listeners {
-			l := l
-			s.goroutine(func() { s.acceptLoop(l) })
+		for _, ls := range s.lns {
+			s.goroutine(func() { s.acceptLoop(ls) })
 		}
 		s.startCluster()
 	} else {
 		if _, _, _, err := s.meta.TryElectController(ctx, s.cfg.BrokerID); err != nil {
 			return fmt.Errorf("controller election: %w", err)
 		}
-		host, port := s.advertised()
-		var rack *string
-		if s.cfg.BrokerRack != "" {
-			rack = &s.cfg.BrokerRack
-		}
-		s.cache.setBrokers([]brokerMeta{{id: s.cfg.BrokerID, host: host, port: port, rack: rack}}, s.cfg.BrokerID)
+		s.cache.setBrokers([]brokerMeta{s.selfMeta()}, s.cfg.BrokerID)
 		if err := s.loadTopics(ctx); err != nil {
 			return err
 		}
 		s.startGroups()
 		s.startTxns()
-		for _, l := range s.listeners {
-			l := l
-			s.goroutine(func() { s.acceptLoop(l) })
+		for _, ls := range s.lns {
+			s.goroutine(func() { s.acceptLoop(ls) })
 		}
 	}
 	s.goroutine(s.checkpointLoop)
+	s.goroutine(s.retentionLoop)
+	s.startCleaner()
+	s.goroutine(s.startOffsetCheckpointLoop)
+	s.goroutine(s.userChangeLoop)
+	if s.authz != nil {
+		s.goroutine(s.aclChangeLoop)
+	}
 	if s.cfg.LogFlushIntervalMs > 0 && s.cfg.LogFlushIntervalMs < int64(365*24*time.Hour/time.Millisecond) {
 		s.goroutine(s.flushLoop)
 	}
+	if err := s.startMetrics(); err != nil {
+		return err
+	}
+	s.serving.Store(true)
 	s.logger.Info().
 		Int32("broker_id", s.cfg.BrokerID).
 		Str("cluster_id", s.clusterID).
@@ -225,60 +276,10 @@ func (s *Server) checkLogDirs() error {
 	return nil
 }
 
-func (s *Server) listen() error {
-	for _, l := range s.cfg.Listeners {
-		addr := net.JoinHostPort(l.Host, strconv.Itoa(l.Port))
-		ln, err := net.Listen("tcp", addr)
-		if err != nil {
-			for _, prev := range s.listeners {
-				prev.Close()
-			}
-			s.listeners = nil
-			return fmt.Errorf("listener %s://%s: %w", l.Name, addr, err)
-		}
-		s.listeners = append(s.listeners, ln)
-	}
-	return nil
-}
-
-// advertised returns the host and port clients should use (first advertised listener),
-// resolving port 0 to the bound port.
-func (s *Server) advertised() (string, int32) {
-	l := s.cfg.AdvertisedListeners
-	if len(l) == 0 {
-		l = s.cfg.Listeners
-	}
-	host, port := l[0].Host, l[0].Port
-	if port == 0 && len(s.listeners) > 0 {
-		if ta, ok := s.listeners[0].Addr().(*net.TCPAddr); ok {
-			port = ta.Port
-		}
-	}
-	if host == "" || host == "0.0.0.0" || host == "::" {
-		if h, err := os.Hostname(); err == nil {
-			host = h
-		}
-	}
-	return host, int32(port)
-}
-
-func (s *Server) brokerInfo() zkmeta.BrokerInfo {
-	host, port := s.advertised()
-	name := "PLAINTEXT"
-	if len(s.cfg.Listeners) > 0 && s.cfg.Listeners[0].Name != "" {
-		name = s.cfg.Listeners[0].Name
-	}
-	return zkmeta.BrokerInfo{
-		ID:        s.cfg.BrokerID,
-		Rack:      s.cfg.BrokerRack,
-		Endpoints: []zkmeta.Endpoint{{Listener: name, SecurityProtocol: "PLAINTEXT", Host: host, Port: port}},
-	}
-}
-
-func (s *Server) acceptLoop(ln net.Listener) {
+func (s *Server) acceptLoop(ls *listenerState) {
 	var backoff time.Duration
 	for {
-		nc, err := ln.Accept()
+		nc, err := ls.ln.Accept()
 		if err != nil {
 			if errors.Is(err, net.ErrClosed) || s.ctx.Err() != nil {
 				return
@@ -302,7 +303,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 			nc.Close()
 			continue
 		}
-		c := newConn(s, nc)
+		c := newConn(s, nc, ls)
 		s.connMu.Lock()
 		ip := remoteIP(nc)
 		if max := s.cfg.MaxConnectionsPerIP; max > 0 && s.perIP[ip] >= max {
@@ -322,7 +323,7 @@ func (s *Server) acceptLoop(ln net.Listener) {
 func (s *Server) removeConn(c *conn) {
 	s.connMu.Lock()
 	delete(s.conns, c)
-	ip := remoteIP(c.nc)
+	ip := c.ip
 	if s.perIP[ip]--; s.perIP[ip] <= 0 {
 		delete(s.perIP, ip)
 	}
@@ -343,6 +344,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 		s.cancel()
 		for _, l := range s.listeners {
 			l.Close()
+		}
+		if s.metricsSrv != nil {
+			_ = s.metricsSrv.Close(ctx)
 		}
 		s.connMu.Lock()
 		for c := range s.conns {

@@ -15,10 +15,11 @@ import (
 // validated as a whole, written to /config/topics/<t> (with a change notification), then
 // published to the metadata cache and the hosted partitions.
 //
-// Settings that shape files already open (segment.bytes, segment.ms, segment.index.bytes,
-// index.interval.bytes, flush.messages) apply to partitions opened after the change, i.e.
-// after a restart; the others (max.message.bytes, message.timestamp.type,
-// min.insync.replicas, retention) apply at once.
+// Every change applies at once to the hosted partitions, as in Kafka: the log settings
+// (segment.bytes, segment.ms, index.interval.bytes, flush.messages, file.delete.delay.ms;
+// segment.index.bytes for segments rolled from then on) through Log.Reconfigure, the others
+// (retention, cleanup.policy, the cleaner's keys, max.message.bytes, message.timestamp.type,
+// min.insync.replicas) because every user reads the partition's configuration when it acts.
 
 // alterTopicConfig replaces a topic's overrides with `next` after validating them.
 func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[string]string, validateOnly bool) error {
@@ -54,6 +55,7 @@ func (s *Server) applyTopicConfig(name string, overrides map[string]string, tc c
 		if p, ok := s.rm.get(name, int32(i)); ok {
 			cfg := tc
 			p.cfg.Store(&cfg)
+			p.log.Reconfigure(topicLogOptions(tc))
 		}
 	}
 	s.logger.Info().Str("topic", name).Interface("config", overrides).Msg("topic config changed")

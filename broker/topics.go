@@ -380,6 +380,7 @@ func (s *Server) deleteTopic(ctx context.Context, name string) error {
 		})
 	}
 	s.cache.remove(name)
+	s.metrics.ForgetTopic(name)
 	var errs []error
 	for p := range t.partitions {
 		errs = append(errs, s.rm.removePartition(log.TopicPartition{Topic: name, Partition: int32(p)}))

@@ -301,18 +301,29 @@ func (m *Machine) maybePrepareRebalance(g *group) {
 	}
 }
 
+// purgatoryTickMs is the shortest an initial rebalance waits. Kafka completes even a zero
+// group.initial.rebalance.delay.ms through its delayed-operation purgatory, never inside the
+// JoinGroup that started it: the InitialDelayedJoin expires through the purgatory's timer wheel
+// and reaper and runs on another thread, and it waits once more whenever a new member joined
+// meanwhile. That latency is not specified; here it is 100 ms, re-armed while new members keep
+// arriving, so that members started together land in the first generation (as on Kafka)
+// instead of the first JoinGroup completing a generation of one: librdkafka consumers started
+// at the same instant were seen to send their JoinGroup up to 50 ms apart. Non-zero delays are
+// as configured.
+const purgatoryTickMs = 100
+
 // prepareRebalance enters PreparingRebalance. An Empty group waits
-// group.initial.rebalance.delay.ms first (extended while members keep joining, up to the
-// rebalance timeout); otherwise the join completes when every member rejoined or after the
-// rebalance timeout.
+// group.initial.rebalance.delay.ms first (at least one purgatory tick; extended while members
+// keep joining, up to the rebalance timeout); otherwise the join completes when every member
+// rejoined or after the rebalance timeout.
 func (m *Machine) prepareRebalance(g *group) {
 	if g.is(CompletingRebalance) {
 		m.resetAndPropagateAssignmentError(g, kerr.RebalanceInProgress.Code)
 	}
 	m.cancel(TimerKey{Kind: TimerSync, Group: g.id})
 	if g.is(Empty) {
-		delay := m.cfg.InitialRebalanceDelayMs
-		g.join = &joinTimer{initial: true, delayMs: delay, remaining: max(g.rebalanceTimeoutMs()-delay, 0)}
+		delay := max(m.cfg.InitialRebalanceDelayMs, purgatoryTickMs)
+		g.join = &joinTimer{initial: true, delayMs: delay, remaining: max(g.rebalanceTimeoutMs()-m.cfg.InitialRebalanceDelayMs, 0)}
 	} else {
 		g.join = &joinTimer{delayMs: g.rebalanceTimeoutMs()}
 	}
@@ -339,7 +350,7 @@ func (m *Machine) joinTimerFired(g *group) {
 		g.newMemberAdded = false
 		delay := min(m.cfg.InitialRebalanceDelayMs, j.remaining)
 		g.join = &joinTimer{initial: true, delayMs: delay, remaining: max(j.remaining-j.delayMs, 0)}
-		m.arm(TimerKey{Kind: TimerJoin, Group: g.id}, delay)
+		m.arm(TimerKey{Kind: TimerJoin, Group: g.id}, max(delay, purgatoryTickMs))
 		return
 	}
 	m.completeJoin(g)

@@ -44,10 +44,21 @@ func TestJoinAndInitialDelay(t *testing.T) {
 			advance(1), // t=5000
 			wantJoin(1, "a-1", 1, "a-1", 3), wantJoin(3, "c-1", 1, "a-1", 0),
 		}},
-		{name: "zero delay completes on the timer without waiting", cfg: func(c *Config) { c.InitialRebalanceDelayMs = 0 }, ops: []op{
+		{name: "zero delay completes one purgatory tick later, never inside the first JoinGroup", cfg: func(c *Config) { c.InitialRebalanceDelayMs = 0 }, ops: []op{
 			join(1, "a"), parked(1),
-			advance(0),
+			advance(0), parked(1),
+			advance(99), parked(1),
+			advance(1),
 			wantJoin(1, "a-1", 1, "a-1", 1),
+		}},
+		{name: "zero delay: members joining within the tick share the first generation", cfg: func(c *Config) { c.InitialRebalanceDelayMs = 0 }, ops: []op{
+			join(1, "a"), advance(50), join(2, "b"),
+			advance(50), parked(1), parked(2), // b arrived during the tick: one more tick
+			advance(99), join(3, "c"),
+			advance(1), parked(3), // c too
+			advance(100),
+			wantJoin(1, "a-1", 1, "a-1", 3), wantJoin(2, "b-1", 1, "a-1", 0), wantJoin(3, "c-1", 1, "a-1", 0),
+			wantGroup(CompletingRebalance, 1, "a-1", "b-1", "c-1"),
 		}},
 		{name: "three members become Stable", ops: stable3()},
 		{name: "follower with unchanged metadata rejoining a Stable group gets the generation back", ops: script(stable3(), []op{

@@ -66,6 +66,7 @@ func TestBenchSmoke(t *testing.T) {
 		"rss_idle", "rss_load", "startup_listen", "startup_produce",
 		"recovery_log", "recovery_listen", "recovery_produce",
 		"scale_create", "scale_rss", "scale_metadata", "scale_produce_all", "conns_rss",
+		"cleaner_log", "cleaner_mbps", "cleaner_mbps_loaded", "cleaner_produce_idle", "cleaner_produce_during",
 	} {
 		if v, ok := got[key]; !ok || v <= 0 {
 			t.Errorf("figure %s: %v (present %v), want a positive number\nstderr:\n%s", key, v, ok, stderr.String())

@@ -223,10 +223,13 @@ type testCluster struct {
 	ids       []int32
 	brokers   map[int32]*Broker
 	overrides []string // the test's overrides, for brokers added later
+	listener  string   // the name of each broker's one listener ("" = PLAINTEXT)
 
 	mu     sync.Mutex
 	probes map[int32]*kgo.Client
 	down   map[int32]string // id -> "killed" or "frozen"
+
+	clientOpts []kgo.Opt // TLS and SASL of a secure cluster's clients
 }
 
 // clusterOverrides are the settings of every cluster broker besides its id,
@@ -249,11 +252,19 @@ func clusterOverrides(zk *zkProcess) []string {
 // cluster's metadata and a controller is elected.
 func startCluster(t testing.TB, overrides ...string) *testCluster {
 	t.Helper()
-	zk := startZooKeeper(t)
-	c := &testCluster{t: t, zk: zk, brokers: map[int32]*Broker{}, overrides: overrides, probes: map[int32]*kgo.Client{}, down: map[int32]string{}}
+	return startClusterOn(t, startZooKeeper(t), "", nil, overrides...)
+}
+
+// startClusterOn is startCluster on a running ZooKeeper, each broker's one listener named
+// listener (PLAINTEXT when empty), and clientOpts (TLS, SASL) in every client the harness
+// makes.
+func startClusterOn(t testing.TB, zk *zkProcess, listener string, clientOpts []kgo.Opt, overrides ...string) *testCluster {
+	t.Helper()
+	c := &testCluster{t: t, zk: zk, brokers: map[int32]*Broker{}, overrides: overrides, listener: listener, probes: map[int32]*kgo.Client{},
+		down: map[int32]string{}, clientOpts: clientOpts}
 	for id := int32(1); id <= 3; id++ {
 		ov := append([]string{"broker.id=" + strconv.Itoa(int(id))}, clusterOverrides(zk)...)
-		b := newBroker(t, brokerOpts{overrides: append(ov, overrides...)})
+		b := newBroker(t, brokerOpts{listener: listener, overrides: append(ov, overrides...)})
 		// A broker left frozen by a failed test is continued before the
 		// harness kills it (cleanups run last-registered first).
 		t.Cleanup(func() { b.signal(syscall.SIGCONT) })
@@ -290,7 +301,7 @@ func (c *testCluster) addBroker(t testing.TB, id int32) {
 		t.Fatalf("broker %d is already in the cluster", id)
 	}
 	ov := append([]string{"broker.id=" + strconv.Itoa(int(id))}, clusterOverrides(c.zk)...)
-	b := newBroker(t, brokerOpts{overrides: append(ov, c.overrides...)})
+	b := newBroker(t, brokerOpts{listener: c.listener, overrides: append(ov, c.overrides...)})
 	t.Cleanup(func() { b.signal(syscall.SIGCONT) })
 	if err := b.launch(); err != nil {
 		t.Fatalf("start broker %d: %v", id, err)
@@ -326,7 +337,7 @@ func (c *testCluster) seeds() []string {
 // client is a kgo client seeded with every broker, closed at cleanup.
 func (c *testCluster) client(t testing.TB, opts ...kgo.Opt) *kgo.Client {
 	t.Helper()
-	return newClient(t, c.broker(c.ids[0]), append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...)}, opts...)...)
+	return newClient(t, c.broker(c.ids[0]), append(append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...)}, c.clientOpts...), opts...)...)
 }
 
 // up lists the brokers neither killed nor frozen by the test.
@@ -349,12 +360,12 @@ func (c *testCluster) probe(id int32) *kgo.Broker {
 	p, ok := c.probes[id]
 	if !ok {
 		var err error
-		p, err = kgo.NewClient(
+		p, err = kgo.NewClient(append([]kgo.Opt{
 			kgo.SeedBrokers(c.brokers[id].Addr()),
 			kgo.ClientID("kbroker-it-probe"),
-			kgo.DialTimeout(2*time.Second),
-			kgo.RequestTimeoutOverhead(5*time.Second),
-		)
+			kgo.DialTimeout(2 * time.Second),
+			kgo.RequestTimeoutOverhead(5 * time.Second),
+		}, c.clientOpts...)...)
 		if err != nil {
 			c.t.Fatalf("probe client for broker %d: %v", id, err)
 		}
@@ -522,7 +533,7 @@ func (c *testCluster) leader(t testing.TB, topic string, p int32) int32 {
 // and waits until every partition has a leader and a full ISR.
 func (c *testCluster) createTopic(t testing.TB, topic string, parts int32, configs map[string]*string) {
 	t.Helper()
-	adm := newAdmin(t, c.broker(c.up()[0]), kgo.SeedBrokers(c.seeds()...))
+	adm := newAdmin(t, c.broker(c.up()[0]), append([]kgo.Opt{kgo.SeedBrokers(c.seeds()...)}, c.clientOpts...)...)
 	ctx := testCtx(t, 30*time.Second)
 	resp, err := adm.CreateTopic(ctx, parts, 3, configs, topic)
 	if err != nil {

@@ -74,7 +74,7 @@ func TestCompatApiVersions(t *testing.T) {
 	}
 	got := advertised(resp)
 	// Keys the flows of this suite use: core, groups and admin.
-	for _, key := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 22, 32, 33, 37, 42, 44} {
+	for _, key := range []int16{0, 1, 2, 3, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19, 20, 21, 22, 32, 33, 35, 37, 42, 44} {
 		if _, ok := got[key]; !ok {
 			t.Errorf("key %d (%s) not advertised", key, kmsg.NameForKey(key))
 		}

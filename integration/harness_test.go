@@ -102,6 +102,9 @@ type brokerOpts struct {
 	propsFile string
 	// overrides are extra "key=value" pairs, applied after the base ones.
 	overrides []string
+	// listener is the name of the listener on the broker's port (PLAINTEXT when empty),
+	// mapped to the security protocol of the same name unless the overrides map it.
+	listener string
 }
 
 // Broker is one broker child process; it may be stopped and restarted on the
@@ -173,9 +176,13 @@ func (b *Broker) args() []string {
 	if b.opts.propsFile != "" {
 		args = append(args, b.opts.propsFile)
 	}
+	listener := b.opts.listener
+	if listener == "" {
+		listener = "PLAINTEXT"
+	}
 	base := []string{
 		"broker.id=0",
-		"listeners=PLAINTEXT://" + b.Addr(),
+		"listeners=" + listener + "://" + b.Addr(),
 		"log.dirs=" + b.dir,
 	}
 	for _, kv := range append(base, b.opts.overrides...) {

@@ -24,7 +24,7 @@ var contractAPIs = map[int16]apiRange{
 	20: {0, 6},  // DeleteTopics
 	37: {0, 3},  // CreatePartitions
 	32: {0, 4},  // DescribeConfigs
-	22: {0, 4},  // InitProducerId
+	22: {0, 5},  // InitProducerId
 	60: {0, 1},  // DescribeCluster
 }
 

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"time"
 )
 
 // Append takes exactly one validated client batch (magic 2), checks producer
@@ -307,10 +308,14 @@ func (l *Log) flushTo(offset, upTo int64) error {
 	l.mu.RUnlock()
 
 	var err error
+	start := time.Now()
 	for _, s := range segs {
 		if err = s.sync(); err != nil {
 			break
 		}
+	}
+	if err == nil && len(segs) > 0 && l.opts.OnFlush != nil {
+		l.opts.OnFlush(time.Since(start))
 	}
 	if err == nil && needDir {
 		err = syncDir(l.fs, l.dir)

@@ -7,12 +7,18 @@
 // Open(dir, Options) recovers and returns a *Log. Append assigns offsets to
 // one client batch (checking idempotent-producer sequences); AppendAsFollower
 // appends batches that already carry offsets; Read returns whole batches;
-// TruncateTo, DeleteBefore and TruncateFullyAndStartAt move the ends; Flush,
-// Roll, Close and Delete manage files. Every method is safe for concurrent
-// use: writes are serialised by a mutex, reads share it (RWMutex + ReadAt),
-// fsync runs outside it. The package starts no goroutines. After an I/O error
-// on the write path a Log refuses writes (ErrLogFailed) until reopened; Open
-// repairs what the error left behind.
+// TruncateTo and TruncateFullyAndStartAt move the end; IncrementLogStartOffset,
+// DeleteOldSegments (retention, see retention.go) and DeleteBefore move the
+// start; Flush, Roll, Reconfigure, Close and Delete manage files and settings.
+// The log cleaner (package log/cleaner) reads and replaces sealed segments
+// through the narrow surface of clean.go.
+// Every method is safe for concurrent use: writes are serialised by a mutex,
+// reads share it (RWMutex + ReadAt), fsync runs outside it. The only
+// goroutines the package starts are short-lived: the flush of the segments
+// before a roll, and the removal of deleted segments' files after
+// file.delete.delay.ms. After an I/O error on the write path a Log refuses
+// writes (ErrLogFailed) until reopened; Open repairs what the error left
+// behind.
 //
 // Also here: the per-log-dir checkpoint files (ReadCheckpoint,
 // WriteCheckpoint), meta.properties (ReadMeta, WriteMeta), partition
@@ -25,7 +31,8 @@
 //	├── meta.properties                    "#", cluster.id=<id>, version=0, broker.id=<n>
 //	├── recovery-point-offset-checkpoint   ┐ "0\n" <count> "\n"
 //	├── replication-offset-checkpoint      ├ then "<topic> <partition> <offset>\n" per line
-//	├── log-start-offset-checkpoint        ┘ (written: .tmp, fsync, rename, fsync dir)
+//	├── log-start-offset-checkpoint        │ (written: .tmp, fsync, rename, fsync dir)
+//	├── cleaner-offset-checkpoint          ┘ first dirty offsets (package log/cleaner)
 //	└── <topic>-<partition>/               one directory per partition
 //	    ├── 00000000000000000000.log        segment: batches exactly as on the wire,
 //	    ├── 00000000000000000000.index      named by the base offset (20 digits)
@@ -116,8 +123,10 @@
 // each batch's length, magic and CRC-32C and that offsets increase; the first
 // torn or corrupt batch and everything after it is cut, later segments are
 // deleted, and one Warn line reports the offset and bytes dropped. Leftover
-// .deleted, .cleaned, .swap and .tmp files and *-delete directories are
-// removed. Removing segments (TruncateTo, DeleteBefore) renames each file to
-// .deleted before removing it, newest segment first for TruncateTo and
-// oldest first for DeleteBefore, so a crash always leaves a contiguous log.
+// .deleted, .cleaned and .tmp files and *-delete directories are removed; a
+// segment swap of the cleaner that a crash interrupted is completed or undone
+// from its .swap and .cleaned files (clean.go). Removing segments (TruncateTo, retention) renames each file to
+// .deleted before removing it (at once, or file.delete.delay.ms later for
+// retention), newest segment first for TruncateTo and oldest first for
+// retention, so a crash always leaves a contiguous log.
 package log

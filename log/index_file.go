@@ -96,3 +96,10 @@ func (f *indexFile) truncate(size int64) error {
 	f.written = size
 	return h.Close()
 }
+
+// setPath follows a rename of the file.
+func (f *indexFile) setPath(path string) {
+	f.mu.Lock()
+	f.path = path
+	f.mu.Unlock()
+}

@@ -218,3 +218,10 @@ func (l *Log) epochPath() string { return filepath.Join(l.dir, epochCheckpoint) 
 func (l *Log) writeEpochs() error {
 	return writeFileAtomic(l.fs, l.epochPath(), l.epochs.encode())
 }
+
+// NumSegments is the number of segments.
+func (l *Log) NumSegments() int {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return len(l.segs)
+}

@@ -102,3 +102,22 @@ func validTopic(t string) bool {
 	}
 	return true
 }
+
+// stemOffset parses the 20-digit offset a segment-related file name starts with
+// ("00000000000000000042.log.swap" -> 42).
+func stemOffset(name string) (int64, bool) {
+	if len(name) < offsetNameDigits {
+		return 0, false
+	}
+	return parseOffsetName(name[:offsetNameDigits], "")
+}
+
+// isSegmentFile reports whether name is a segment's .log, .index, .timeindex or .txnindex.
+func isSegmentFile(name string) bool {
+	for _, suf := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
+		if strings.HasSuffix(name, suf) {
+			return true
+		}
+	}
+	return false
+}

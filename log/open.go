@@ -4,14 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math"
+	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 )
 
 // Open opens (creating if missing) the log in dir and recovers it:
-//   - leftover *.deleted, *.cleaned, *.swap and *.tmp files, index files
-//     without a .log, and sub-directories named *-delete are removed;
+//   - leftover *.deleted, *.cleaned and *.tmp files, index files without a
+//     .log, and sub-directories named *-delete are removed; a segment swap
+//     that was interrupted is completed or undone (see clean.go);
 //   - segments from the one holding opts.RecoveryPoint onwards are scanned
 //     batch by batch (length, magic 2, CRC-32C, increasing offsets) and their
 //     indexes rebuilt; the first torn or corrupt batch and everything after it
@@ -47,15 +50,15 @@ func Open(dir string, opts Options) (*Log, error) {
 	return l, nil
 }
 
-// cleanDir removes leftovers and returns the segment base offsets, sorted.
+// cleanDir removes leftovers, completes or undoes an interrupted segment swap (see
+// clean.go), and returns the segment base offsets, sorted.
 func (l *Log) cleanDir() ([]int64, error) {
 	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return nil, err
 	}
-	var bases []int64
-	have := map[int64]bool{}
-	var indexes []string
+	minCleaned := int64(math.MaxInt64)
+	var cleaned, swaps []string
 	for _, e := range entries {
 		name := e.Name()
 		path := filepath.Join(l.dir, name)
@@ -68,12 +71,135 @@ func (l *Log) cleanDir() ([]int64, error) {
 			continue
 		}
 		switch {
-		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, cleanedSuffix),
-			strings.HasSuffix(name, swapSuffix), strings.HasSuffix(name, tmpSuffix):
-			if err := l.fs.Remove(path); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		case strings.HasSuffix(name, deletedSuffix), strings.HasSuffix(name, tmpSuffix):
+			if err := l.removeLeftover(name); err != nil {
 				return nil, err
 			}
-			l.logger.Info().Str("file", name).Msg("removed leftover file")
+		case strings.HasSuffix(name, cleanedSuffix):
+			if off, ok := stemOffset(name); ok {
+				minCleaned = min(minCleaned, off)
+			}
+			cleaned = append(cleaned, name)
+		case strings.HasSuffix(name, swapSuffix):
+			swaps = append(swaps, name)
+		}
+	}
+	// A .swap file at or above the lowest .cleaned offset belongs to a swap that had not
+	// finished renaming its files to .swap: it goes with the .cleaned files, and the
+	// segments it would have replaced stay.
+	var valid []string
+	for _, name := range swaps {
+		if off, ok := stemOffset(name); ok && off < minCleaned {
+			valid = append(valid, name)
+		} else if err := l.removeLeftover(name); err != nil {
+			return nil, err
+		}
+	}
+	for _, name := range cleaned {
+		if err := l.removeLeftover(name); err != nil {
+			return nil, err
+		}
+	}
+	if len(valid) > 0 {
+		if err := l.completeSwap(valid); err != nil {
+			return nil, err
+		}
+	}
+	return l.listSegments()
+}
+
+// removeLeftover removes a leftover file of the partition directory.
+func (l *Log) removeLeftover(name string) error {
+	if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	l.logger.Info().Str("file", name).Msg("removed leftover file")
+	return nil
+}
+
+// completeSwap finishes a swap interrupted after its files were all renamed to .swap: the
+// segment files whose base offsets fall in the range the .swap segments cover (from the
+// lowest base to the offset after the last batch) are removed, then the .swap files lose
+// their suffix.
+func (l *Log) completeSwap(swaps []string) error {
+	from, to := int64(math.MaxInt64), int64(math.MinInt64)
+	for _, name := range swaps {
+		base, ok := parseOffsetName(name, logSuffix+swapSuffix)
+		if !ok {
+			continue
+		}
+		next, err := l.nextOffsetOf(filepath.Join(l.dir, name), base)
+		if err != nil {
+			return err
+		}
+		from, to = min(from, base), max(to, next)
+	}
+	entries, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() || strings.HasSuffix(name, swapSuffix) || !isSegmentFile(name) {
+			continue
+		}
+		if off, ok := stemOffset(name); ok && off >= from && off < to {
+			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+				return err
+			}
+			l.logger.Info().Str("file", name).Msg("removed a segment file replaced by an interrupted swap")
+		}
+	}
+	for _, name := range swaps {
+		final := strings.TrimSuffix(name, swapSuffix)
+		if err := l.fs.Rename(filepath.Join(l.dir, name), filepath.Join(l.dir, final)); err != nil {
+			return err
+		}
+		l.logger.Info().Str("file", final).Msg("completed an interrupted segment swap")
+	}
+	l.dirGen++
+	return syncDir(l.fs, l.dir)
+}
+
+// nextOffsetOf is the offset after the last whole batch of a segment file (base when it has
+// none), from its batch headers.
+func (l *Log) nextOffsetOf(path string, base int64) (int64, error) {
+	f, err := l.fs.OpenFile(path, os.O_RDONLY, 0)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	next := base
+	sc := newScanner(f, 0, st.Size(), false)
+	for sc.next() {
+		next = sc.h.lastOffset() + 1
+	}
+	if sc.stop == stopIOError {
+		return 0, sc.err
+	}
+	return next, nil
+}
+
+// listSegments returns the base offsets of the .log files, sorted, removing index files
+// that have no .log.
+func (l *Log) listSegments() ([]int64, error) {
+	entries, err := l.fs.ReadDir(l.dir)
+	if err != nil {
+		return nil, err
+	}
+	var bases []int64
+	have := map[int64]bool{}
+	var indexes []string
+	for _, e := range entries {
+		name := e.Name()
+		if e.IsDir() {
+			continue
+		}
+		switch {
 		case strings.HasSuffix(name, logSuffix):
 			if b, ok := parseOffsetName(name, logSuffix); ok {
 				bases = append(bases, b)
@@ -84,8 +210,7 @@ func (l *Log) cleanDir() ([]int64, error) {
 		}
 	}
 	for _, name := range indexes {
-		stem := name[:strings.IndexByte(name, '.')]
-		if b, ok := parseOffsetName(stem, ""); ok && !have[b] {
+		if b, ok := stemOffset(name); ok && !have[b] {
 			if err := l.fs.Remove(filepath.Join(l.dir, name)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 				return nil, err
 			}

@@ -30,16 +30,18 @@ const (
 // Kafka's default, except SegmentMs and FlushIntervalMessages where 0 means
 // "never" (use DefaultOptions for Kafka's full defaults).
 type Options struct {
-	SegmentBytes          int64            // log.segment.bytes (default 1 GiB): roll before an append would make the active segment larger
-	SegmentMs             int64            // log.roll.ms (Kafka default 7 days); roll when the active segment's first append is older than this; 0 = never
-	IndexIntervalBytes    int32            // log.index.interval.bytes (4096)
-	MaxIndexBytes         int32            // log.index.size.max.bytes (10 MiB): roll when the offset index would exceed it
-	FlushIntervalMessages int64            // fsync after this many records since last flush (0 or math.MaxInt64 = never)
-	RecoveryPoint         int64            // from recovery-point-offset-checkpoint; segments containing offsets >= this are scanned at Open (0 = scan all)
-	LogStartOffset        int64            // from log-start-offset-checkpoint (0 if unknown)
-	FS                    FS               // nil = the real OS filesystem
-	Logger                zerolog.Logger   // zero value = disabled
-	Now                   func() time.Time // nil = time.Now
+	SegmentBytes          int64               // log.segment.bytes (default 1 GiB): roll before an append would make the active segment larger
+	SegmentMs             int64               // log.roll.ms (Kafka default 7 days); roll when the active segment's first append is older than this; 0 = never
+	IndexIntervalBytes    int32               // log.index.interval.bytes (4096)
+	MaxIndexBytes         int32               // log.index.size.max.bytes (10 MiB): roll when the offset index would exceed it
+	FlushIntervalMessages int64               // fsync after this many records since last flush (0 or math.MaxInt64 = never)
+	FileDeleteDelayMs     int64               // file.delete.delay.ms: deleted segments' .deleted files are removed this long after (0 = at once)
+	RecoveryPoint         int64               // from recovery-point-offset-checkpoint; segments containing offsets >= this are scanned at Open (0 = scan all)
+	LogStartOffset        int64               // from log-start-offset-checkpoint (0 if unknown)
+	FS                    FS                  // nil = the real OS filesystem
+	Logger                zerolog.Logger      // zero value = disabled
+	Now                   func() time.Time    // nil = time.Now
+	OnFlush               func(time.Duration) // called after each flush that fsynced segments (metrics); nil = none
 }
 
 // DefaultOptions returns Kafka's defaults, including log.roll.ms of 7 days.
@@ -71,6 +73,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.MaxIndexBytes < timeIndexEntrySize {
 		o.MaxIndexBytes = timeIndexEntrySize
+	}
+	if o.FileDeleteDelayMs < 0 {
+		o.FileDeleteDelayMs = 0
 	}
 	if o.FlushIntervalMessages < 0 {
 		o.FlushIntervalMessages = 0

@@ -4,6 +4,9 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+	"time"
+
+	"github.com/rs/zerolog"
 )
 
 // segment is one .log file with its two indexes. All fields are guarded by
@@ -27,27 +30,60 @@ type segment struct {
 
 // createSegment creates empty files for a segment starting at base.
 func createSegment(fsys FS, dir string, base int64, o *Options) (*segment, error) {
+	return createSegmentFiles(fsys, dir, base, o, "")
+}
+
+// createSegmentFiles creates empty files for a segment starting at base, each name ending
+// with extra after its usual suffix (".cleaned" for a segment the cleaner writes).
+func createSegmentFiles(fsys FS, dir string, base int64, o *Options, extra string) (*segment, error) {
 	for _, suf := range []string{indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		if err := fsys.Remove(segmentPath(dir, base, suf)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(segmentPath(dir, base, suf+extra)); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return nil, err
 		}
 	}
-	path := segmentPath(dir, base, logSuffix)
+	path := segmentPath(dir, base, logSuffix+extra)
 	f, err := fsys.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_TRUNC|os.O_APPEND, defaultFilePerm)
 	if err != nil {
 		return nil, err
 	}
 	s := &segment{base: base, logPath: path, log: newSharedFile(f), next: base, maxTs: noTimestamp, offMaxTs: base,
-		txn: &txnIndex{fs: fsys, path: segmentPath(dir, base, txnIndexSuffix)}}
-	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix), base, o.MaxIndexBytes, 0, -1); err != nil {
+		txn: &txnIndex{fs: fsys, path: segmentPath(dir, base, txnIndexSuffix+extra)}}
+	if s.idx, err = loadOffsetIndex(fsys, segmentPath(dir, base, indexSuffix+extra), base, o.MaxIndexBytes, 0, -1); err != nil {
 		_ = s.close()
 		return nil, err
 	}
-	if s.tidx, err = loadTimeIndex(fsys, segmentPath(dir, base, timeIndexSuffix), base, o.MaxIndexBytes, -1); err != nil {
+	if s.tidx, err = loadTimeIndex(fsys, segmentPath(dir, base, timeIndexSuffix+extra), base, o.MaxIndexBytes, -1); err != nil {
 		_ = s.close()
 		return nil, err
 	}
 	return s, nil
+}
+
+// renameFiles renames the segment's files from names ending with from after their usual
+// suffix to names ending with to, the .log first, and follows them in the segment's paths.
+func (s *segment) renameFiles(fsys FS, dir, from, to string) error {
+	moves := []struct {
+		suffix string
+		path   *string
+	}{{logSuffix, &s.logPath}, {indexSuffix, &s.idx.path}, {timeIndexSuffix, &s.tidx.path}}
+	for _, m := range moves {
+		oldPath, newPath := segmentPath(dir, s.base, m.suffix+from), segmentPath(dir, s.base, m.suffix+to)
+		if err := fsys.Rename(oldPath, newPath); err != nil {
+			return err
+		}
+		*m.path = newPath
+	}
+	s.idx.f.setPath(s.idx.path)
+	s.tidx.f.setPath(s.tidx.path)
+	if s.txn != nil {
+		// The transaction index exists only once an aborted transaction was recorded.
+		newPath := segmentPath(dir, s.base, txnIndexSuffix+to)
+		if err := fsys.Rename(segmentPath(dir, s.base, txnIndexSuffix+from), newPath); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return err
+		}
+		s.txn.path = newPath
+	}
+	return nil
 }
 
 // openSegment opens an existing segment. limit is the next segment's base
@@ -215,11 +251,17 @@ func (s *segment) truncateToPos(pos int64) error {
 // appendBatch writes one batch (offsets already assigned) and maintains the
 // indexes the way Kafka's LogSegment.append does.
 func (s *segment) appendBatch(b []byte, h *batchHeader, interval int32, nowMs int64) error {
-	pos := s.size
 	if _, err := s.log.Write(b); err != nil {
 		return err
 	}
-	s.size += int64(len(b))
+	return s.track(h, interval, nowMs)
+}
+
+// track accounts for a batch of h.size() bytes written at the end of the file: size,
+// timestamps and index entries.
+func (s *segment) track(h *batchHeader, interval int32, nowMs int64) error {
+	pos := s.size
+	s.size += h.size()
 	if s.rollMs == 0 {
 		s.rollMs = nowMs
 	}
@@ -235,7 +277,7 @@ func (s *segment) appendBatch(b []byte, h *batchHeader, interval int32, nowMs in
 		}
 		s.sinceIdx = 0
 	}
-	s.sinceIdx += int64(len(b))
+	s.sinceIdx += h.size()
 	s.next = h.lastOffset() + 1
 	return nil
 }
@@ -308,10 +350,17 @@ func (s *segment) close() error {
 	return first
 }
 
-// remove closes the segment and deletes its files: each is first renamed to
-// "<name>.deleted" (so a crash leaves only files recovery removes), the .log
-// first so that the segment disappears from the log atomically.
+// remove closes the segment and deletes its files at once (see removeAfter).
 func (s *segment) remove(fsys FS, dir string) error {
+	return s.removeAfter(fsys, dir, 0, zerolog.Nop())
+}
+
+// removeAfter closes the segment and deletes its files: each is first renamed to
+// "<name>.deleted" (so a crash leaves only files recovery removes), the .log first so that
+// the segment disappears from the log atomically; the renamed files are removed after delay
+// (file.delete.delay.ms), at once when delay <= 0. Readers holding a Region keep the .log
+// open, so a fetch in flight reads on whatever happens to the names.
+func (s *segment) removeAfter(fsys FS, dir string, delay time.Duration, logger zerolog.Logger) error {
 	_ = s.close()
 	paths := []string{
 		segmentPath(dir, s.base, logSuffix),
@@ -319,6 +368,7 @@ func (s *segment) remove(fsys FS, dir string) error {
 		segmentPath(dir, s.base, timeIndexSuffix),
 		segmentPath(dir, s.base, txnIndexSuffix),
 	}
+	renamed := paths[:0:0]
 	for _, p := range paths {
 		if err := fsys.Rename(p, p+deletedSuffix); err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
@@ -326,9 +376,23 @@ func (s *segment) remove(fsys FS, dir string) error {
 			}
 			return err
 		}
+		renamed = append(renamed, p+deletedSuffix)
 	}
+	if delay <= 0 {
+		return removeFiles(fsys, renamed)
+	}
+	time.AfterFunc(delay, func() {
+		if err := removeFiles(fsys, renamed); err != nil {
+			logger.Warn().Err(err).Int64("offset", s.base).Msg("removing the files of a deleted segment")
+		}
+	})
+	return nil
+}
+
+// removeFiles removes paths, ignoring those already gone.
+func removeFiles(fsys FS, paths []string) error {
 	for _, p := range paths {
-		if err := fsys.Remove(p + deletedSuffix); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := fsys.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
 		}
 	}

@@ -173,50 +173,6 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	return syncDir(l.fs, l.dir)
 }
 
-// DeleteBefore advances the log start offset to offset (retention or
-// DeleteRecords) and deletes whole segments entirely below it, oldest first;
-// the active segment is never deleted. offset beyond the log end is
-// ErrOffsetOutOfRange; an offset at or below the log start is a no-op.
-func (l *Log) DeleteBefore(offset int64) error {
-	l.flushMu.Lock()
-	defer l.flushMu.Unlock()
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.closed {
-		return ErrClosed
-	}
-	if offset > l.logEnd {
-		return fmt.Errorf("%w: delete before %d, log end %d", ErrOffsetOutOfRange, offset, l.logEnd)
-	}
-	if offset <= l.logStart {
-		return nil
-	}
-	l.logStart = offset
-	for len(l.segs) > 1 && l.segs[1].base <= offset {
-		s := l.segs[0]
-		l.segs = l.segs[1:]
-		l.size -= s.size
-		l.dirGen++
-		if err := s.remove(l.fs, l.dir); err != nil {
-			return l.fail(err)
-		}
-		l.logger.Info().Int64("offset", s.base).Int64("bytes", s.size).Msg("deleted log segment below the log start offset")
-	}
-	if l.recoveryPoint < l.segs[0].base {
-		l.recoveryPoint = l.segs[0].base
-	}
-	if l.epochs.truncateFromStart(offset) {
-		if err := l.writeEpochs(); err != nil {
-			return l.fail(err)
-		}
-	}
-	l.producers.truncateHead(offset)
-	if err := l.deleteSnapshotsBelow(l.segs[0].base); err != nil {
-		return l.fail(err)
-	}
-	return nil
-}
-
 // Close flushes, seals the active segment's time index, writes a producer
 // snapshot at the log end and closes the files. Closing twice is a no-op.
 func (l *Log) Close() error {

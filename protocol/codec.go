@@ -92,6 +92,12 @@ func Decompress(codec Codec, src []byte, limit int) ([]byte, error) {
 	return decompressAppend(nil, codec, src, limit)
 }
 
+// DecompressAppend is Decompress appending to dst, so that a caller decompressing many
+// batches reuses one buffer.
+func DecompressAppend(dst []byte, codec Codec, src []byte, limit int) ([]byte, error) {
+	return decompressAppend(dst, codec, src, limit)
+}
+
 // decompressAppend appends the decompressed src to dst.
 func decompressAppend(dst []byte, codec Codec, src []byte, limit int) ([]byte, error) {
 	if limit <= 0 {

@@ -741,3 +741,14 @@ func TestMetadataPropagatesStoreErrors(t *testing.T) {
 		t.Fatalf("after close: %v", err)
 	}
 }
+
+func TestSanitizeEntityName(t *testing.T) {
+	for in, want := range map[string]string{"alice": "alice", "a b*c~": "a%20b%2Ac%7E", "user@x.com": "user%40x.com", "ü": "%C3%BC"} {
+		if got := SanitizeEntityName(in); got != want {
+			t.Errorf("SanitizeEntityName(%q) = %q, want %q", in, got, want)
+		}
+		if back := DesanitizeEntityName(want); back != in {
+			t.Errorf("DesanitizeEntityName(%q) = %q, want %q", want, back, in)
+		}
+	}
+}

@@ -52,6 +52,9 @@ type Config struct {
 	MaxConnectionCreationRate    int               // max.connection.creation.rate (Int.MaxValue)
 	ConnectionsMaxIdleMs         int64             // connections.max.idle.ms 600000
 
+	// TLS, SASL and the authorizer (keys_security.go).
+	Security Security
+
 	// Log.
 	NumPartitions                           int32    // num.partitions 1
 	LogDirs                                 []string // log.dirs (comma list), else log.dir; default "data"
@@ -66,6 +69,7 @@ type Config struct {
 	LogCleanerThreads                       int      // log.cleaner.threads 1
 	LogCleanerBackoffMs                     int64    // log.cleaner.backoff.ms 15000
 	LogCleanerDedupeBufferSize              int64    // log.cleaner.dedupe.buffer.size 134217728
+	LogCleanerIOMaxBytesPerSecond           float64  // log.cleaner.io.max.bytes.per.second, Double.MAX (no limit)
 	LogCleanerMinCleanableRatio             float64  // log.cleaner.min.cleanable.ratio 0.5
 	LogCleanerDeleteRetentionMs             int64    // log.cleaner.delete.retention.ms 86400000
 	LogCleanerMinCompactionLagMs            int64    // log.cleaner.min.compaction.lag.ms 0
@@ -173,7 +177,7 @@ type Config struct {
 // Listener is one entry of listeners or advertised.listeners.
 type Listener struct {
 	Name             string // listener name, upper-cased (e.g. PLAINTEXT)
-	SecurityProtocol string // from listener.security.protocol.map; only PLAINTEXT is supported
+	SecurityProtocol string // from listener.security.protocol.map: PLAINTEXT, SSL, SASL_PLAINTEXT or SASL_SSL
 	Host             string // "" = all interfaces (listeners); machine's hostname (advertised)
 	Port             int
 }

@@ -82,6 +82,47 @@ func (c *Config) DescribeBroker() []Entry {
 		}
 		out = append(out, e)
 	}
+	return append(out, c.describeListenerKeys()...)
+}
+
+// describeListenerKeys describes the listener.name.<l>.<key> settings in force (static or
+// dynamic), after the other keys and sorted by name, with the unprefixed key among their
+// synonyms as Kafka lists them.
+func (c *Config) describeListenerKeys() []Entry {
+	if c == nil {
+		return nil
+	}
+	names := map[string]bool{}
+	for _, m := range []map[string]string{c.dynBroker, c.dynDefault, c.static, c.Raw} {
+		for n := range m {
+			if _, rest, ok := listenerKey(n); ok && brokerKey(rest) != nil {
+				names[n] = true
+			}
+		}
+	}
+	var out []Entry
+	for _, n := range sortedKeys(boolKeys(names)) {
+		_, rest, _ := listenerKey(n)
+		k := brokerKey(rest)
+		e := Entry{Name: n, ReadOnly: !k.dynamic, Sensitive: k.sensitive, Type: int8(k.typ), Doc: k.doc,
+			Synonyms: c.brokerSynonyms(n, []string{n, rest})}
+		if len(e.Synonyms) == 0 {
+			continue
+		}
+		e.Source = e.Synonyms[0].Source
+		if !k.sensitive {
+			e.Value = e.Synonyms[0].Value
+		}
+		out = append(out, e)
+	}
+	return out
+}
+
+func boolKeys(m map[string]bool) map[string]string {
+	out := make(map[string]string, len(m))
+	for k := range m {
+		out[k] = ""
+	}
 	return out
 }
 
@@ -130,7 +171,7 @@ func (c *Config) brokerSynonyms(own string, names []string) []Synonym {
 	}
 	for _, layer := range layers {
 		for _, n := range names {
-			k := brokerKey(n)
+			k := synonymKey(n)
 			if k == nil {
 				continue
 			}
@@ -172,4 +213,12 @@ func (c *Config) rawValue(name string) (string, bool) {
 	}
 	v, ok := raw[name]
 	return v, ok
+}
+
+// synonymKey is the definition of a broker key, also given with a listener prefix.
+func synonymKey(name string) *keyDef {
+	if _, rest, ok := listenerKey(name); ok {
+		return brokerKey(rest)
+	}
+	return brokerKey(name)
 }

@@ -24,8 +24,9 @@
 //   - listeners defaults to PLAINTEXT://127.0.0.1:9092 (Kafka: PLAINTEXT://:9092)
 //     and log.dir to "data", relative to the working directory (Kafka:
 //     /tmp/kafka-logs).
-//   - only the PLAINTEXT security protocol is supported: a listener mapped to
-//     SSL, SASL_PLAINTEXT or SASL_SSL is an error naming the key.
+//   - listener.name.<listener>.<key> overrides are known for the ssl.* and
+//     sasl.* keys and <mechanism>.sasl.jaas.config (ListenerValue); GSSAPI and
+//     OAUTHBEARER are not supported.
 //   - a listener with an empty host is advertised with the machine's hostname;
 //     advertising 0.0.0.0 or :: is an error (Kafka rejects 0.0.0.0).
 //   - with neither inter.broker.listener.name nor security.inter.broker.protocol

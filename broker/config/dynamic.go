@@ -59,6 +59,16 @@ func (d *Dynamic) Apply(clusterDefault, perBroker map[string]string) (*Config, [
 		for _, name := range sortedKeys(src) {
 			v := src[name]
 			k := brokerKey(name)
+			if _, _, ok := listenerKey(name); ok {
+				// A listener's own setting: its value is checked like the key's.
+				if _, known, bad := checkListenerKey(name, v); known && bad != nil {
+					warnings = append(warnings, Warning(fmt.Sprintf("dynamic %s config ignored: %v", what, bad)))
+					continue
+				}
+				out[name] = v
+				props = append(props, property{key: name, value: v})
+				continue
+			}
 			switch {
 			case k == nil:
 				out[name] = v
@@ -109,6 +119,9 @@ func ValidateDynamic(updates map[string]string, perBroker bool) error {
 			}
 			if !perBroker {
 				brokerOnly = append(brokerOnly, name)
+			}
+			if _, known, err := checkListenerKey(name, updates[name]); known && err != nil {
+				bad = append(bad, err)
 			}
 			continue
 		}
@@ -179,4 +192,17 @@ func sortedKeys(m map[string]string) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// IsPassword reports whether a broker key holds a password (Kafka's PASSWORD type), alone or
+// with a listener prefix: its dynamic value is stored encrypted and never described.
+func IsPassword(name string) bool {
+	if _, rest, ok := listenerKey(name); ok {
+		name = rest
+		if jaasKeyRE.MatchString(rest) {
+			return true
+		}
+	}
+	k := brokerKey(name)
+	return k != nil && k.typ == TypePassword
 }

@@ -79,3 +79,33 @@ func TestValidateDynamic(t *testing.T) {
 		}
 	}
 }
+
+func TestIsPassword(t *testing.T) {
+	for name, want := range map[string]bool{
+		"ssl.keystore.password":                         true,
+		"listener.name.ssl.ssl.keystore.password":       true,
+		"listener.name.sasl_ssl.plain.sasl.jaas.config": true,
+		"listener.name.ssl.ssl.keystore.location":       false,
+		"ssl.keystore.location":                         false,
+		"message.max.bytes":                             false,
+		"password.encoder.secret":                       true,
+		"custom.plugin.password":                        false,
+	} {
+		if got := IsPassword(name); got != want {
+			t.Errorf("IsPassword(%s) = %v", name, got)
+		}
+	}
+}
+
+func TestValidateDynamicListenerValues(t *testing.T) {
+	if err := ValidateDynamic(map[string]string{"listener.name.ssl.ssl.keystore.type": "ZIP"}, true); err == nil {
+		t.Error("a listener key store type ZIP accepted")
+	}
+	if err := ValidateDynamic(map[string]string{"listener.name.ssl.ssl.keystore.type": "PKCS12"}, true); err != nil {
+		t.Errorf("PKCS12: %v", err)
+	}
+	if err := ValidateDynamic(map[string]string{"listener.name.ssl.ssl.client.auth": "required"}, true); err == nil ||
+		!strings.Contains(err.Error(), "Cannot update these configs dynamically") {
+		t.Errorf("ssl.client.auth per listener: %v", err)
+	}
+}

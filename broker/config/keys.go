@@ -39,7 +39,7 @@ type keyTables struct {
 }
 
 var tables = sync.OnceValue(func() *keyTables {
-	t := &keyTables{broker: brokerKeys(), topic: topicKeys()}
+	t := &keyTables{broker: append(brokerKeys(), securityKeys()...), topic: topicKeys()}
 	byName := func(a, b keyDef) int { return cmp.Compare(a.name, b.name) }
 	slices.SortFunc(t.broker, byName)
 	slices.SortFunc(t.topic, byName)

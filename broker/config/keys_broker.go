@@ -115,7 +115,7 @@ func brokerKeys() []keyDef {
 
 		// Network.
 		{name: "listeners", typ: TypeString, def: "PLAINTEXT://127.0.0.1:9092", dynamic: true,
-			doc: "Comma-separated NAME://host:port addresses to listen on; empty host = all interfaces, port 0 = any free port. The name maps to a security protocol through listener.security.protocol.map; only PLAINTEXT is supported. Kafka's default is PLAINTEXT://:9092."},
+			doc: "Comma-separated NAME://host:port addresses to listen on; empty host = all interfaces, port 0 = any free port. The name maps to a security protocol (PLAINTEXT, SSL, SASL_PLAINTEXT, SASL_SSL) through listener.security.protocol.map. Kafka's default is PLAINTEXT://:9092."},
 		{name: "advertised.listeners", typ: TypeString, null: true, dynamic: true,
 			doc: "Addresses given to clients, same form as listeners; unset = listeners. An empty host advertises the machine's hostname; 0.0.0.0 and :: are refused."},
 		{name: "listener.security.protocol.map", typ: TypeString, def: "SASL_SSL:SASL_SSL,PLAINTEXT:PLAINTEXT,SSL:SSL,SASL_PLAINTEXT:SASL_PLAINTEXT", dynamic: true,
@@ -124,7 +124,7 @@ func brokerKeys() []keyDef {
 			doc: "Listener used between brokers; unset = the listener whose protocol is security.inter.broker.protocol. Set only one of the two.",
 			set: func(c *Config, v value) { c.InterBrokerListenerName = v.s }},
 		{name: "security.inter.broker.protocol", typ: TypeString, def: "PLAINTEXT", valid: oneOf("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"),
-			doc: "Security protocol between brokers; only PLAINTEXT is supported."},
+			doc: "Security protocol between brokers: the listener of that name is used; set only one of this and inter.broker.listener.name."},
 		{name: "socket.send.buffer.bytes", typ: TypeInt, def: "102400",
 			doc: "SO_SNDBUF of client connections; -1 = OS default.",
 			set: func(c *Config, v value) { c.SocketSendBufferBytes = int(v.i) }},
@@ -204,7 +204,8 @@ func brokerKeys() []keyDef {
 		{name: "log.cleaner.io.buffer.load.factor", typ: TypeDouble, def: "0.9", dynamic: true,
 			doc: "Load factor of the dedupe buffer." + compat},
 		{name: "log.cleaner.io.max.bytes.per.second", typ: TypeDouble, def: "1.7976931348623157E308", dynamic: true,
-			doc: "Cleaner I/O throttle." + compat},
+			doc: "Bytes per second the cleaner threads together may read and write; the default is no limit.",
+			set: func(c *Config, v value) { c.LogCleanerIOMaxBytesPerSecond = v.f }},
 		{name: "log.cleaner.min.cleanable.ratio", typ: TypeDouble, def: "0.5", valid: betweenFloat(0, 1), dynamic: true,
 			doc: "Dirty ratio above which a log is cleaned. Default for the topic key min.cleanable.dirty.ratio.",
 			set: func(c *Config, v value) { c.LogCleanerMinCleanableRatio = v.f }},

@@ -63,9 +63,6 @@ func parseListeners(s string, protocols map[string]string) ([]Listener, string) 
 		if !ok {
 			return nil, fmt.Sprintf("listener name %s has no security protocol in listener.security.protocol.map", name)
 		}
-		if proto != "PLAINTEXT" {
-			return nil, fmt.Sprintf("listener %s uses security protocol %s; only PLAINTEXT is supported", name, proto)
-		}
 		if names[name] {
 			return nil, fmt.Sprintf("listener name %s appears twice; each listener needs its own name", name)
 		}
@@ -164,10 +161,6 @@ func (c *Config) deriveListeners(p map[string]value, hostname func() (string, er
 		}
 	default:
 		proto := p["security.inter.broker.protocol"].s
-		if proto != "PLAINTEXT" {
-			fail("security.inter.broker.protocol", "only PLAINTEXT is supported")
-			break
-		}
 		c.InterBrokerListenerName = proto
 		found := false
 		for _, a := range c.AdvertisedListeners {
@@ -183,5 +176,25 @@ func (c *Config) deriveListeners(p map[string]value, hostname func() (string, er
 			c.InterBrokerListenerName = c.AdvertisedListeners[0].Name
 		}
 	}
+	if len(errs) == 0 {
+		errs = append(errs, c.checkInterBrokerSASL()...)
+	}
 	return errs
+}
+
+// checkInterBrokerSASL applies Kafka's rule: with SASL between brokers, the
+// inter-broker mechanism must be enabled on the inter-broker listener.
+func (c *Config) checkInterBrokerSASL() []error {
+	ib := c.InterBrokerListener()
+	if !strings.HasPrefix(ib.SecurityProtocol, "SASL_") {
+		return nil
+	}
+	mech := c.Security.InterBrokerMechanism
+	for _, m := range c.ListenerList(ib.Name, "sasl.enabled.mechanisms") {
+		if m == mech {
+			return nil
+		}
+	}
+	return []error{&Error{Key: "sasl.mechanism.inter.broker.protocol", Value: mech,
+		Reason: fmt.Sprintf("must be included in sasl.enabled.mechanisms of listener %s when SASL is used between brokers", ib.Name)}}
 }

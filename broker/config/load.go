@@ -77,6 +77,12 @@ func build(props []property, hostname func() (string, error)) (*Config, []Warnin
 	for _, name := range order {
 		k := brokerKey(name)
 		if k == nil {
+			if prefixed, known, bad := checkListenerKey(name, c.Raw[name]); prefixed && known {
+				if bad != nil {
+					errs = append(errs, bad)
+				}
+				continue
+			}
 			warnings = append(warnings, unknownKeyWarning(name))
 			continue
 		}

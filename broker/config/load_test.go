@@ -186,13 +186,14 @@ func TestBadValues(t *testing.T) {
 		{"log.dirs= , ", "log.dirs", "at least one log directory"},
 		{"listeners=localhost:9092", "listeners", "NAME://host:port"},
 		{"listeners=PLAINTEXT://:70000", "listeners", "between 0 and 65535"},
-		{"listeners=SSL://:9093", "listeners", "only PLAINTEXT"},
 		{"listeners=CLIENT://:9093", "listeners", "no security protocol"},
 		{"listeners=PLAINTEXT://:9092,plaintext://:9093", "listeners", "appears twice"},
 		{"listener.security.protocol.map=A:B", "listener.security.protocol.map", "unknown security protocol"},
 		{"advertised.listeners=PLAINTEXT://0.0.0.0:9092", "advertised.listeners", "non-routable"},
 		{"advertised.listeners=OTHER://h:1", "advertised.listeners", "no security protocol"},
-		{"security.inter.broker.protocol=SSL", "security.inter.broker.protocol", "only PLAINTEXT"},
+		{"security.inter.broker.protocol=SSL", "security.inter.broker.protocol", "no listener named SSL"},
+		{"listener.name.sasl_ssl.ssl.client.auth=sometimes", "listener.name.sasl_ssl.ssl.client.auth", "must be one of"},
+		{"ssl.keystore.type=P12", "ssl.keystore.type", "must be one of"},
 		{"security.inter.broker.protocol=TLS", "security.inter.broker.protocol", "one of"},
 		{"inter.broker.listener.name=NOPE", "inter.broker.listener.name", "not in"},
 		{"replica.fetch.wait.max.ms=40000", "replica.fetch.wait.max.ms", "replica.socket.timeout.ms"},
@@ -333,5 +334,53 @@ func TestDefault(t *testing.T) {
 	c := Default()
 	if c.NumPartitions != 1 || len(c.Listeners) != 1 || c.LogRetentionMs != 604800000 {
 		t.Fatalf("Default() = %+v", c)
+	}
+}
+
+func TestSecurityListeners(t *testing.T) {
+	c, warns, err := load("", []string{
+		"listeners=SASL_SSL://127.0.0.1:9093,CLIENT://127.0.0.1:9094",
+		"listener.security.protocol.map=SASL_SSL:SASL_SSL,CLIENT:SSL",
+		"inter.broker.listener.name=SASL_SSL",
+		"sasl.enabled.mechanisms=PLAIN",
+		"listener.name.sasl_ssl.sasl.enabled.mechanisms=SCRAM-SHA-512",
+		"sasl.mechanism.inter.broker.protocol=SCRAM-SHA-512",
+		"listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=x required;",
+		"listener.name.client.ssl.client.auth=required",
+		"listener.name.client.no.such.key=1",
+		"ssl.keystore.type=PEM",
+	}, func() (string, error) { return "h", nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(warns) != 1 || !strings.Contains(string(warns[0]), "no.such.key") {
+		t.Errorf("warnings %v, want one about listener.name.client.no.such.key", warns)
+	}
+	if c.Listeners[1].SecurityProtocol != "SSL" || c.InterBrokerListener().Name != "SASL_SSL" {
+		t.Errorf("listeners %+v, inter-broker %s", c.Listeners, c.InterBrokerListenerName)
+	}
+	for _, tc := range []struct{ listener, key, want string }{
+		{"CLIENT", "ssl.client.auth", "required"},
+		{"SASL_SSL", "ssl.client.auth", "none"},
+		{"SASL_SSL", "ssl.keystore.type", "PEM"},
+		{"CLIENT", "sasl.enabled.mechanisms", "PLAIN"},
+		{"SASL_SSL", "sasl.enabled.mechanisms", "SCRAM-SHA-512"},
+		{"SASL_SSL", "scram-sha-512.sasl.jaas.config", "x required;"},
+	} {
+		if got, _ := c.ListenerValue(tc.listener, tc.key); got != tc.want {
+			t.Errorf("ListenerValue(%s, %s) = %q, want %q", tc.listener, tc.key, got, tc.want)
+		}
+	}
+	if _, ok := c.ListenerValue("CLIENT", "ssl.keystore.location"); ok {
+		t.Error("ssl.keystore.location has a value though it was never set")
+	}
+
+	_, _, err = load("", []string{
+		"listeners=SASL_PLAINTEXT://127.0.0.1:9093",
+		"security.inter.broker.protocol=SASL_PLAINTEXT",
+		"sasl.enabled.mechanisms=PLAIN",
+	}, func() (string, error) { return "h", nil })
+	if err == nil || !strings.Contains(err.Error(), "sasl.mechanism.inter.broker.protocol") {
+		t.Errorf("GSSAPI between brokers without it enabled: err %v", err)
 	}
 }

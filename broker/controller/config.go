@@ -27,6 +27,13 @@ type Config struct {
 
 	// RequestTimeout bounds one request to a broker (default 30 s).
 	RequestTimeout time.Duration
+
+	// InterBrokerListener is the listener brokers reach each other on (the endpoint given
+	// in LeaderAndIsr's live leaders); empty = each broker's first endpoint.
+	InterBrokerListener string
+	// OnElection, when set, is told of every partition leader change the controller writes
+	// (metrics), and whether it was an unclean election.
+	OnElection func(unclean bool)
 }
 
 const (

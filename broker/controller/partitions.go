@@ -30,6 +30,9 @@ func (t *term) updateState(p tp, why string, compute func(cur zkmeta.PartitionSt
 		if err == nil {
 			ti.states[p.partition] = &partState{PartitionState: next, version: v}
 			t.logState(p, next, why)
+			if next.Leader >= 0 && next.Leader != cur.Leader && t.c.cfg.OnElection != nil {
+				t.c.cfg.OnElection(next.LeaderRecoveryState == zkmeta.LeaderRecoveryRecovering && cur.LeaderRecoveryState != zkmeta.LeaderRecoveryRecovering)
+			}
 			return nil
 		}
 		if !errors.Is(err, zkmeta.ErrBadVersion) || attempt >= maxPartitionWriteAttempts {

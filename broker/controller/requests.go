@@ -217,11 +217,12 @@ func (t *term) leaderAndIsrRequest(to zkmeta.BrokerInfo, ps map[tp]bool) *kmsg.L
 	}
 	for _, id := range sortedParts(leaders) {
 		b, ok := t.brokers[id]
-		if !ok || len(b.Endpoints) == 0 {
+		ep, hasEP := EndpointOn(b, t.c.cfg.InterBrokerListener)
+		if !ok || !hasEP {
 			continue
 		}
 		l := kmsg.NewLeaderAndISRRequestLiveLeader()
-		l.BrokerID, l.Host, l.Port = id, b.Endpoints[0].Host, b.Endpoints[0].Port
+		l.BrokerID, l.Host, l.Port = id, ep.Host, ep.Port
 		req.LiveLeaders = append(req.LiveLeaders, l)
 	}
 	return req
@@ -250,8 +251,8 @@ func (t *term) updateMetadataRequest(to zkmeta.BrokerInfo, ps map[tp]struct{}) *
 		b := t.brokers[id]
 		lb := kmsg.NewUpdateMetadataRequestLiveBroker()
 		lb.ID = id
-		if len(b.Endpoints) > 0 {
-			lb.Host, lb.Port = b.Endpoints[0].Host, b.Endpoints[0].Port
+		if ep, ok := EndpointOn(b, t.c.cfg.InterBrokerListener); ok {
+			lb.Host, lb.Port = ep.Host, ep.Port
 		}
 		for _, e := range b.Endpoints {
 			ep := kmsg.NewUpdateMetadataRequestLiveBrokerEndpoint()

@@ -21,9 +21,20 @@ type Sender interface {
 	Send(ctx context.Context, to zkmeta.BrokerInfo, req kmsg.Request) (kmsg.Response, error)
 }
 
+// Dialer opens an authenticated connection to a broker (the broker passes its inter-broker
+// dialer, which speaks the inter-broker listener's security protocol).
+type Dialer func(ctx context.Context, addr, clientID string) (*protocol.Client, error)
+
+// PlaintextDialer dials without TLS or SASL.
+func PlaintextDialer(ctx context.Context, addr, clientID string) (*protocol.Client, error) {
+	return protocol.Dial(ctx, addr, clientID)
+}
+
 // networkSender keeps one protocol.Client per broker id.
 type networkSender struct {
 	clientID string
+	listener string
+	dial     Dialer
 	logger   zerolog.Logger
 
 	mu      sync.Mutex
@@ -36,19 +47,33 @@ type senderConn struct {
 }
 
 // NewNetworkSender returns a Sender over TCP: one protocol.Client per broker
-// id, dialled on first use at the broker's first endpoint and dialled again
-// after an error or when the endpoint changes.
-func NewNetworkSender(clientID string, logger zerolog.Logger) Sender {
-	return &networkSender{clientID: clientID, logger: logger, clients: map[int32]*senderConn{}}
+// id, dialled with dial on first use at the broker's endpoint on listener (its
+// first endpoint when it has none of that name) and dialled again after an
+// error or when the endpoint changes.
+func NewNetworkSender(clientID, listener string, dial Dialer, logger zerolog.Logger) Sender {
+	return &networkSender{clientID: clientID, listener: listener, dial: dial, logger: logger, clients: map[int32]*senderConn{}}
+}
+
+// EndpointOn is a broker's endpoint on a listener, else its first endpoint.
+func EndpointOn(b zkmeta.BrokerInfo, listener string) (zkmeta.Endpoint, bool) {
+	if len(b.Endpoints) == 0 {
+		return zkmeta.Endpoint{}, false
+	}
+	for _, e := range b.Endpoints {
+		if e.Listener == listener {
+			return e, true
+		}
+	}
+	return b.Endpoints[0], true
 }
 
 var errNoEndpoint = errors.New("controller: broker has no endpoint")
 
 func (s *networkSender) Send(ctx context.Context, to zkmeta.BrokerInfo, req kmsg.Request) (kmsg.Response, error) {
-	if len(to.Endpoints) == 0 {
+	ep, ok := EndpointOn(to, s.listener)
+	if !ok {
 		return nil, errNoEndpoint
 	}
-	ep := to.Endpoints[0]
 	addr := net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port)))
 	c, err := s.client(ctx, to.ID, addr)
 	if err != nil {
@@ -73,7 +98,7 @@ func (s *networkSender) client(ctx context.Context, id int32, addr string) (*pro
 	if sc != nil {
 		_ = sc.client.Close()
 	}
-	c, err := protocol.Dial(ctx, addr, s.clientID)
+	c, err := s.dial(ctx, addr, s.clientID)
 	if err != nil {
 		return nil, err
 	}

@@ -68,7 +68,7 @@ func TestNetworkSender(t *testing.T) {
 	fb := startFakeBroker(t, 2)
 	addr := fb.ln.Addr().(*net.TCPAddr)
 	to := zkmeta.BrokerInfo{ID: 5, Endpoints: []zkmeta.Endpoint{{Listener: "PLAINTEXT", SecurityProtocol: "PLAINTEXT", Host: "127.0.0.1", Port: int32(addr.Port)}}}
-	s := NewNetworkSender("controller-1", zerolog.Nop())
+	s := NewNetworkSender("controller-1", "", PlaintextDialer, zerolog.Nop())
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	send := func() error {

@@ -74,3 +74,48 @@ func TestThrottledReplicas(t *testing.T) {
 		}
 	}
 }
+
+func TestClientQuotaPrecedence(t *testing.T) {
+	q := NewClients(2, time.Second)
+	q.Set(map[Entity]map[string]float64{
+		{HasClient: true, ClientDefault: true}:                                   {ProducerByteRate: 1},
+		{HasClient: true, Client: "app"}:                                         {ProducerByteRate: 2},
+		{HasUser: true, UserDefault: true}:                                       {ProducerByteRate: 3},
+		{HasUser: true, User: "alice"}:                                           {ProducerByteRate: 4, ConsumerByteRate: 40},
+		{HasUser: true, User: "alice", HasClient: true, ClientDefault: true}:     {ProducerByteRate: 5},
+		{HasUser: true, User: "alice", HasClient: true, Client: "app"}:           {ProducerByteRate: 6},
+		{HasUser: true, UserDefault: true, HasClient: true, Client: "other"}:     {ProducerByteRate: 7},
+		{HasUser: true, UserDefault: true, HasClient: true, ClientDefault: true}: {RequestPercentage: 8},
+	})
+	cases := []struct {
+		kind, user, client string
+		want               float64
+		ok                 bool
+	}{
+		{ProducerByteRate, "alice", "app", 6, true},
+		{ProducerByteRate, "alice", "x", 5, true},
+		{ConsumerByteRate, "alice", "x", 40, true},
+		{ProducerByteRate, "bob", "other", 7, true},
+		{ProducerByteRate, "bob", "x", 3, true},
+		{RequestPercentage, "bob", "x", 8, true},
+		{ControllerMutationRate, "bob", "x", 0, false},
+	}
+	for _, c := range cases {
+		got, ok := q.Quota(c.kind, c.user, c.client)
+		if got != c.want || ok != c.ok {
+			t.Errorf("%s for %s/%s: %v %v, want %v %v", c.kind, c.user, c.client, got, ok, c.want, c.ok)
+		}
+	}
+	// Only the client-id levels: users share one sensor per client id.
+	q.Set(map[Entity]map[string]float64{{HasClient: true, Client: "app"}: {ProducerByteRate: 1000}})
+	t0 := time.Unix(100, 0)
+	if d := q.Record(ProducerByteRate, "u1", "app", 900, t0); d != 0 {
+		t.Fatalf("throttled at 900 B over a 1 s minimum window against 1000 B/s: %v", d)
+	}
+	if d := q.Record(ProducerByteRate, "u2", "app", 900, t0); d <= 0 {
+		t.Fatal("two users of the same client id did not share the client-id quota")
+	}
+	if d := q.Record(ProducerByteRate, "u1", "none", 1e9, t0); d != 0 {
+		t.Fatalf("no quota applies, yet throttled %v", d)
+	}
+}

@@ -44,6 +44,10 @@ func run(args []string, stdout, stderr io.Writer) int {
 	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
 	noReplicated := fs.Bool("no-replicated", false, "skip the replicated workload (3 brokers per system, RF 3, acks=all)")
 	noTxn := fs.Bool("no-txn", false, "skip the transactional workload (transactions of 1,000 records, read_committed)")
+	noTLS := fs.Bool("no-tls", false, "skip the TLS step (produce, consume and handshakes over an SSL listener)")
+	noCleaner := fs.Bool("no-cleaner", false, "skip the compaction step")
+	cleanerThrottle := fs.Float64("cleaner-throttle", 0, "log.cleaner.io.max.bytes.per.second of both brokers in the compaction step (0: no limit)")
+	cleanerBytes := fs.Int64("cleaner-bytes", -1, "bytes of keyed records the compaction step cleans per compacted topic (-1: 512 MiB, or 4 MiB with -smoke)")
 	var c bench.Config
 	fs.StringVar(&c.BrokerBin, "broker", "", "our broker binary")
 	fs.StringVar(&c.KloadBin, "kload", "", "kload binary")
@@ -91,6 +95,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *noTxn {
 		cfg.TxnRecords = 0
+	}
+	if *noTLS {
+		cfg.TLSRecords = 0
+	}
+	if *cleanerBytes >= 0 {
+		cfg.CleanerBytes = *cleanerBytes
+	}
+	cfg.CleanerThrottle = *cleanerThrottle
+	if *noCleaner {
+		cfg.CleanerBytes = 0
 	}
 	if *noScale {
 		cfg.ScalePartitions, cfg.IdleConns = 0, 0

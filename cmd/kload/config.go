@@ -1,10 +1,13 @@
 package main
 
 import (
+	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"strings"
 	"time"
 
@@ -29,6 +32,16 @@ type Config struct {
 	Isolation   string // "read_uncommitted" or "read_committed" (consume)
 	Timeout     time.Duration
 	JSON        bool
+	TLSCA       string // PEM file of the CA to trust: connect with TLS ("" = plaintext)
+}
+
+// base returns the options every client starts from (ParseConfig has checked -tls-ca).
+func (c Config) base() []kgo.Opt {
+	opts, err := c.clientOpts()
+	if err != nil {
+		return []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	}
+	return opts
 }
 
 // ParseConfig parses args (without the program name); errors name the flag.
@@ -54,6 +67,7 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.StringVar(&c.Isolation, "isolation", "read_uncommitted", "consumer isolation: read_uncommitted or read_committed")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "overall deadline")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of text")
+	fs.StringVar(&c.TLSCA, "tls-ca", "", "connect with TLS, trusting the CA certificates in this PEM file")
 	if err := fs.Parse(args); err != nil {
 		return c, err
 	}
@@ -66,7 +80,11 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 		}
 	}
 	c.Partitions, c.Replication = int32(parts), int16(repl)
-	return c, c.validate(parts, repl)
+	if err := c.validate(parts, repl); err != nil {
+		return c, err
+	}
+	_, err := c.clientOpts()
+	return c, err
 }
 
 func (c Config) validate(parts, repl int) error {
@@ -174,4 +192,21 @@ func (c Config) consumerOpts() []kgo.Opt {
 		return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
 	}
 	return nil
+}
+
+// clientOpts are the seed brokers and, with -tls-ca, TLS.
+func (c Config) clientOpts() ([]kgo.Opt, error) {
+	opts := []kgo.Opt{kgo.SeedBrokers(c.Brokers...)}
+	if c.TLSCA == "" {
+		return opts, nil
+	}
+	pem, err := os.ReadFile(c.TLSCA)
+	if err != nil {
+		return nil, fmt.Errorf("-tls-ca: %w", err)
+	}
+	pool := x509.NewCertPool()
+	if !pool.AppendCertsFromPEM(pem) {
+		return nil, fmt.Errorf("-tls-ca: no PEM certificate in %s", c.TLSCA)
+	}
+	return append(opts, kgo.DialTLSConfig(&tls.Config{RootCAs: pool})), nil
 }

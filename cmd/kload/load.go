@@ -16,7 +16,7 @@ import (
 // ensureTopic creates c.Topic unless it exists and returns its partition
 // count.
 func ensureTopic(ctx context.Context, c Config) (int32, error) {
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	cl, err := kgo.NewClient(c.base()...)
 	if err != nil {
 		return 0, err
 	}
@@ -46,7 +46,7 @@ func ensureTopic(ctx context.Context, c Config) (int32, error) {
 // produce sends c.Records records of c.Size bytes asynchronously and waits
 // for every acknowledgement.
 func produce(ctx context.Context, c Config) (*Phase, error) {
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(c.Brokers...)}, c.producerOpts()...)...)
+	cl, err := kgo.NewClient(append(c.base(), c.producerOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
@@ -131,7 +131,7 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 // offsets listed when the phase begins; with read_committed, want records
 // (markers take offsets that no record has).
 func consume(ctx context.Context, c Config, partitions int32, want int64) (*Phase, error) {
-	admCl, err := kgo.NewClient(kgo.SeedBrokers(c.Brokers...))
+	admCl, err := kgo.NewClient(c.base()...)
 	if err != nil {
 		return nil, err
 	}
@@ -156,10 +156,9 @@ func consume(ctx context.Context, c Config, partitions int32, want int64) (*Phas
 	if len(assign) == 0 {
 		return ph, nil
 	}
-	cl, err := kgo.NewClient(append([]kgo.Opt{
-		kgo.SeedBrokers(c.Brokers...),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: assign}),
-	}, c.consumerOpts()...)...)
+	cl, err := kgo.NewClient(append(append(c.base(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: assign})),
+		c.consumerOpts()...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -1,0 +1,291 @@
+package integration
+
+// Compaction against the real binary: a compacted topic read in full keeps one value per
+// key, tombstones go after delete.retention.ms, records without a key are refused, and
+// __consumer_offsets stays bounded while a group commits over and over.
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// compactionOverrides make the cleaner look for work often.
+var compactionOverrides = []string{
+	"log.cleaner.backoff.ms=200",
+	"log.retention.check.interval.ms=300",
+	"log.segment.delete.delay.ms=200",
+}
+
+// readKeyed reads topic-0 from its log start to its end with a consumer and returns the
+// records in order.
+func readKeyed(t testing.TB, b *Broker, adm *kadm.Client, topic string, opts ...kgo.Opt) []*kgo.Record {
+	t.Helper()
+	ends := endOffsets(t, adm, topic)
+	start, err := startOffset(testCtx(t, 5*time.Second), adm, topic, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ends[0] == start {
+		return nil
+	}
+	cl := newClient(t, b, append([]kgo.Opt{kgo.ConsumePartitions(startOffsets(topic, 1))}, opts...)...)
+	defer cl.Close()
+	ctx := testCtx(t, 20*time.Second)
+	var out []*kgo.Record
+	for {
+		fs := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("read %s up to %d: %v", topic, ends[0], ctx.Err())
+		}
+		for _, e := range fs.Errors() {
+			t.Fatalf("read %s: %v", topic, e.Err)
+		}
+		for _, r := range fs.Records() {
+			out = append(out, r)
+			if r.Offset == ends[0]-1 {
+				return out
+			}
+		}
+	}
+}
+
+// keyCounts counts the records of each key, and returns the last value of each (nil for a
+// tombstone).
+func keyCounts(rs []*kgo.Record) (map[string]int, map[string][]byte) {
+	counts, last := map[string]int{}, map[string][]byte{}
+	for _, r := range rs {
+		counts[string(r.Key)]++
+		last[string(r.Key)] = r.Value
+	}
+	return counts, last
+}
+
+func TestCompaction(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, compactionOverrides...)
+	adm := newAdmin(t, b)
+	const topic = "compacted"
+	createTopic(t, adm, topic, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.bytes":             kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+		"delete.retention.ms":       kadm.StringPtr("3000"),
+	})
+	prod := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	ctx := testCtx(t, time.Minute)
+	produce := func(key string, value []byte) {
+		t.Helper()
+		if err := prod.ProduceSync(ctx, &kgo.Record{Key: []byte(key), Value: value}).FirstErr(); err != nil {
+			t.Fatalf("produce %s: %v", key, err)
+		}
+	}
+	// The issue's example: 300 updates to 10 keys, then tombstones for two of them; filler on
+	// one key pushes them out of the active segment, which is never cleaned.
+	for i := 0; i < 300; i++ {
+		produce(fmt.Sprintf("key-%d", i%10), []byte(fmt.Sprintf("value-%d", i)))
+	}
+	produce("key-3", nil)
+	produce("key-7", nil)
+	filler := func(n int) {
+		for i := 0; i < n; i++ {
+			produce("filler", []byte(strings.Repeat("f", 200)))
+		}
+	}
+	filler(40)
+
+	// A record without a key is refused on a compacted topic.
+	err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("no key")}).FirstErr()
+	if !errors.Is(err, kerr.InvalidRecord) {
+		t.Fatalf("produce without a key to a compacted topic: %v, want INVALID_RECORD", err)
+	}
+
+	check := func(rs []*kgo.Record, tombstones bool) error {
+		counts, last := keyCounts(rs)
+		for k := 0; k < 10; k++ {
+			key := fmt.Sprintf("key-%d", k)
+			wantValue := fmt.Sprintf("value-%d", 290+k)
+			switch {
+			case k == 3 || k == 7:
+				if tombstones && (counts[key] != 1 || last[key] != nil) {
+					return fmt.Errorf("%s: %d records, last %q; want only its tombstone", key, counts[key], last[key])
+				}
+				if !tombstones && counts[key] != 0 {
+					return fmt.Errorf("%s: %d records left after delete.retention.ms", key, counts[key])
+				}
+			case counts[key] != 1 || string(last[key]) != wantValue:
+				return fmt.Errorf("%s: %d records, last %q; want one, %q", key, counts[key], last[key], wantValue)
+			}
+		}
+		return nil
+	}
+	eventually(t, 30*time.Second, func() error { return check(readKeyed(t, b, adm, topic), true) })
+	if !logged(b, `"topic":"compacted"`, "cleaned log", `"bytes_before"`, `"bytes_after"`) {
+		t.Error("no log line for the cleaning pass")
+	}
+	// After delete.retention.ms the next cleaning (new dirty data makes the log cleanable)
+	// removes the tombstones.
+	time.Sleep(3 * time.Second)
+	eventually(t, 30*time.Second, func() error {
+		filler(20)
+		return check(readKeyed(t, b, adm, topic), false)
+	})
+	if s, err := os.ReadFile(filepath.Join(b.LogDir(), "cleaner-offset-checkpoint")); err != nil || !strings.Contains(string(s), topic+" 0 ") {
+		t.Fatalf("cleaner-offset-checkpoint: %q %v", s, err)
+	}
+
+	// cleanup.policy=compact,delete: the cleaner threads run the topic's retention too (the
+	// segments holding only hour-old records go; the one where fresh records start stays),
+	// and DeleteRecords is allowed.
+	const both = "compacted-deleted"
+	createTopic(t, adm, both, 1, map[string]*string{
+		"cleanup.policy": kadm.StringPtr("compact,delete"), "segment.bytes": kadm.StringPtr("1024"),
+		"retention.ms": kadm.StringPtr("600000"),
+	})
+	old := newClient(t, b, kgo.DefaultProduceTopic(both))
+	for i := 0; i < 20; i++ {
+		r := &kgo.Record{Key: []byte(fmt.Sprintf("old-%d", i)), Value: []byte(strings.Repeat("o", 100)), Timestamp: time.Now().Add(-time.Hour)}
+		if err := old.ProduceSync(ctx, r).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := 0; i < 20; i++ {
+		if err := old.ProduceSync(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("new-%d", i)), Value: []byte(strings.Repeat("n", 100))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	start := waitStart(t, adm, both, 30*time.Second, "hour-old records of a compact,delete topic deleted", func(s int64) bool { return s > 0 && s <= 20 })
+	rs, err := adm.DeleteRecords(testCtx(t, 10*time.Second), kadm.OffsetsFromRecords(kgo.Record{Topic: both, Partition: 0, Offset: start}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r, _ := rs.Lookup(both, 0); r.Err != nil || r.LowWatermark != start+1 {
+		t.Fatalf("DeleteRecords on a compact,delete topic: %v (low watermark %d)", r.Err, r.LowWatermark)
+	}
+
+	// kill -9 and restart: every key keeps its last value (the cleaner may have gone on
+	// meanwhile, so the filler key's older copies may be fewer).
+	_, before := keyCounts(readKeyed(t, b, adm, topic))
+	b.Kill()
+	b.Restart(t)
+	adm = newAdmin(t, b)
+	after := readKeyed(t, b, adm, topic)
+	if _, last := keyCounts(after); len(last) != len(before) || check(after, false) != nil || string(last["filler"]) != string(before["filler"]) {
+		t.Fatalf("after kill -9: keys %d (%v), before %d", len(last), check(after, false), len(before))
+	}
+}
+
+// TestCompactionConsumerOffsetsBounded: __consumer_offsets is compacted, so a group that
+// commits 100,000 times (10,000 commits of 10 partitions) with a small
+// offsets.topic.segment.bytes leaves a partition of a few segments, and a restarted broker
+// loads the last commits from it.
+func TestCompactionConsumerOffsetsBounded(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, append([]string{"offsets.topic.num.partitions=1", "offsets.topic.segment.bytes=16384"}, compactionOverrides...)...)
+	adm := newAdmin(t, b)
+	const (
+		topic   = "committed"
+		group   = "committer"
+		rounds  = 10000
+		parts   = 10
+		workers = 4
+	)
+	createTopic(t, adm, topic, parts, nil)
+	cl := newClient(t, b)
+	ctx := testCtx(t, 3*time.Minute)
+	commit := func(round int) error {
+		req := kmsg.NewPtrOffsetCommitRequest()
+		req.Group, req.Generation = group, -1
+		rt := kmsg.NewOffsetCommitRequestTopic()
+		rt.Topic = topic
+		for p := int32(0); p < parts; p++ {
+			rp := kmsg.NewOffsetCommitRequestTopicPartition()
+			rp.Partition, rp.Offset = p, int64(round)
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		resp, err := req.RequestWith(ctx, cl)
+		if err != nil {
+			return err
+		}
+		for _, p := range resp.Topics[0].Partitions {
+			if err := kerr.ErrorForCode(p.ErrorCode); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	start := time.Now()
+	errs := make(chan error, workers)
+	for w := 0; w < workers; w++ {
+		go func(w int) {
+			for r := w; r < rounds-workers; r += workers {
+				if err := commit(r); err != nil {
+					errs <- err
+					return
+				}
+			}
+			errs <- nil
+		}(w)
+	}
+	for w := 0; w < workers; w++ {
+		if err := <-errs; err != nil {
+			t.Fatalf("commit: %v", err)
+		}
+	}
+	if err := commit(rounds - 1); err != nil { // the last commit, after all the others
+		t.Fatal(err)
+	}
+	t.Logf("%d commit records in %v", rounds*parts, time.Since(start))
+
+	// 100,000 records of about 100 bytes would be 10 MB; compacted, the partition holds the
+	// active segment and a few cleaned ones.
+	var size int64
+	eventually(t, 60*time.Second, func() error {
+		dirs, err := adm.DescribeAllLogDirs(testCtx(t, 10*time.Second), nil)
+		if err != nil {
+			return err
+		}
+		size = -1
+		dirs.Each(func(d kadm.DescribedLogDir) {
+			d.Topics.Each(func(p kadm.DescribedLogDirPartition) {
+				if p.Topic == "__consumer_offsets" {
+					size = p.Size
+				}
+			})
+		})
+		if size < 0 || size > 256<<10 {
+			return fmt.Errorf("__consumer_offsets-0 holds %d bytes", size)
+		}
+		return nil
+	})
+	t.Logf("__consumer_offsets-0: %d bytes after %d commits", size, rounds*parts)
+
+	b.Kill()
+	restarted := time.Now()
+	b.Restart(t)
+	adm = newAdmin(t, b)
+	eventually(t, 30*time.Second, func() error {
+		got, err := adm.FetchOffsets(testCtx(t, 5*time.Second), group)
+		if err != nil {
+			return err
+		}
+		for p := int32(0); p < parts; p++ {
+			o, ok := got.Lookup(topic, p)
+			if !ok || o.Err != nil || o.At != rounds-1 {
+				return fmt.Errorf("partition %d: committed %+v (%v)", p, o, ok)
+			}
+		}
+		return nil
+	})
+	t.Logf("committed offsets loaded %v after the restart began", time.Since(restarted))
+}
