@@ -29,6 +29,7 @@ var figures = []figure{
 	{"perf_produce_1k_acksall", "Produce 1 KiB, acks=all (kafka-producer-perf-test, Java)", "MB/s", false, 1.5},
 	{"consume_1k", "Consume 1 KiB backlog (kload, franz-go)", "MB/s", false, 1.5},
 	{"txn_produce_1k", "Transactional produce 1 KiB, transactions of 1,000 (kload, franz-go)", "MB/s", false, 2},
+	{"txn_init", "First InitProducerId with a transactional id on a fresh broker (creates __transaction_state)", "ms", true, 0},
 	{"txn_commit_p50", "Transaction commit latency p50 (flush + EndTxn)", "ms", true, 0},
 	{"txn_commit_p99", "Transaction commit latency p99 (flush + EndTxn)", "ms", true, 0.5},
 	{"txn_consume_1k", "Consume the transactional backlog, read_committed (kload, franz-go)", "MB/s", false, 2},

@@ -15,8 +15,10 @@ const txnPerTransaction = 1000
 // txnRound is one round of the transactional workload on a fresh broker: cfg.TxnRecords
 // 1 KiB records produced by one transactional franz-go producer in transactions of 1,000
 // records (kload -txn), each committed before the next begins, then read back by a
-// read_committed consumer. It records the produce throughput, the commit latency (flush
-// and EndTxn, what a producer's commit call takes) and the read_committed throughput.
+// read_committed consumer. It records the time to the producer id (the first
+// InitProducerId, which creates __transaction_state, off the throughput's clock), the
+// produce throughput, the commit latency (flush and EndTxn, what a producer's commit call
+// takes) and the read_committed throughput.
 func (s *system) txnRound(ctx context.Context, rec *recorder, round int) error {
 	cfg := s.cfg
 	dir := filepath.Join(cfg.WorkDir, fmt.Sprintf("%s-txn%d", s.name, round))
@@ -38,9 +40,13 @@ func (s *system) txnRound(ctx context.Context, rec *recorder, round int) error {
 	if r.Produce == nil || r.Produce.Errors > 0 || r.Produce.Records != int64(cfg.TxnRecords) {
 		return fmt.Errorf("kload txn_1k: produce %+v, want %d records", r.Produce, cfg.TxnRecords)
 	}
+	if want := int64((cfg.TxnRecords + txnPerTransaction - 1) / txnPerTransaction); r.Produce.Transactions != want {
+		return fmt.Errorf("kload txn_1k: %d transactions committed, want %d", r.Produce.Transactions, want)
+	}
 	if r.Consume == nil || r.Consume.Records != int64(cfg.TxnRecords) {
 		return fmt.Errorf("kload txn_1k: read_committed consume %+v, want %d records", r.Consume, cfg.TxnRecords)
 	}
+	rec.add(s.name, "txn_init", r.Produce.InitMs)
 	rec.add(s.name, "txn_produce_1k", r.Produce.MBPerSec)
 	rec.add(s.name, "txn_commit_p50", r.Produce.CommitP50Ms)
 	rec.add(s.name, "txn_commit_p99", r.Produce.CommitP99Ms)

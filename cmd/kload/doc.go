@@ -17,8 +17,10 @@
 // phase reads every partition from its start up to the end offsets listed when
 // the phase begins.
 //
-// With -txn N the producer is transactional: the records go in transactions of
-// N records (begin, produce, commit), one after the other, and the report adds
+// With -txn N the producer is transactional: it first gets its producer id
+// (InitProducerId, which on a fresh broker creates __transaction_state; timed
+// apart, before the clock starts), then the records go in transactions of N
+// records (begin, produce, commit), one after the other, and the report adds
 // how long each commit took (from the commit call, which first waits for the
 // transaction's records, to the coordinator's answer), p50 and p99. With
 // -isolation read_committed the consume phase reads committed records only;

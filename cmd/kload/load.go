@@ -72,6 +72,15 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 			firstErr = err
 		}
 	}
+	if c.Txn > 0 {
+		// The producer id first, off the clock: on a fresh broker the first
+		// InitProducerId with a transactional id also creates __transaction_state.
+		t0 := time.Now()
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			return nil, fmt.Errorf("init producer id: %w", err)
+		}
+		ph.InitMs = float64(time.Since(t0).Microseconds()) / 1000
+	}
 	start := time.Now()
 	for i := 0; i < c.Records && ctx.Err() == nil; i++ {
 		if c.Txn > 0 && i%c.Txn == 0 {
