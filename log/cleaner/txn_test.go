@@ -341,3 +341,56 @@ func TestCleanStopsAtLastStableOffset(t *testing.T) {
 		t.Fatalf("the aborted transaction's record is left after the next pass")
 	}
 }
+
+// TestCleanAbortMarkerStaysWithEmptyBatch (Kafka's testAbortMarkerRetentionWithEmptyBatch):
+// an aborted transaction holding its producer's last data batch keeps that batch, emptied,
+// for the producer's sequence; a batch of the transaction is so read at every pass, and its
+// abort marker and index entry stay until a later batch of the producer takes over; then
+// the marker gets its delete horizon, and goes at the first pass past it.
+func TestCleanAbortMarkerStaysWithEmptyBatch(t *testing.T) {
+	c := &clock{now: time.Now()}
+	l := openLog(t, partDir(t), c, nil)
+	defer l.Close()
+	w := newTxnWriter(t, l, c)
+	w.data(1, rec("a", "x1"), rec("b", "x1"))
+	w.end(1, false)
+	aborted := l.AbortedTxns(0, l.LogEndOffset())
+	emptyBatches := func() int {
+		_, hs := readAll(t, l)
+		n := 0
+		for _, h := range hs {
+			if !h.control() && h.NumRecords == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	cfg := defaultConfig()
+	cfg.DeleteRetentionMs = 1000
+	var end int64
+	pass := func(n int, wantMarkers string, wantAborted []log.AbortedTxn, wantEmpty int) {
+		t.Helper()
+		filler(t, l, 10)
+		end = fullClean(t, l, cfg, end, c.now).End
+		c.now = c.now.Add(2 * time.Second)
+		if got := markers(t, l)[1]; got != wantMarkers {
+			t.Fatalf("pass %d: markers %q, want %q", n, got, wantMarkers)
+		}
+		if got := l.AbortedTxns(0, l.LogEndOffset()); fmt.Sprint(got) != fmt.Sprint(wantAborted) {
+			t.Fatalf("pass %d: aborted transactions %v, want %v", n, got, wantAborted)
+		}
+		if got := emptyBatches(); got != wantEmpty {
+			t.Fatalf("pass %d: %d empty batches, want %d", n, got, wantEmpty)
+		}
+		if left := abortedValues(t, l); left != 0 {
+			t.Fatalf("pass %d: %d aborted records left", n, left)
+		}
+	}
+	pass(1, "A", aborted, 1)
+	pass(2, "A", aborted, 1) // past the horizon it would have, but the empty batch was read
+	w.data(1, rec("c", "c1"))
+	w.end(1, true)
+	pass(3, "AC", aborted, 0) // the empty batch goes, but was read in this pass
+	pass(4, "aC", nil, 0)
+	pass(5, "C", nil, 0)
+}
