@@ -297,7 +297,8 @@ func TestCompactionConsumerOffsetsBounded(t *testing.T) {
 // aborted, with a key no committed transaction writes). The cleaner removes every aborted
 // record, keeps each key's latest committed value (an aborted record must not supersede
 // it), and once delete.retention.ms has passed removes the abort markers; read_uncommitted
-// and read_committed then see the same records.
+// and read_committed then see the same records. A log whose transaction is open is cleaned
+// only up to its last stable offset.
 func TestCompactionTransactions(t *testing.T) {
 	t.Parallel()
 	b := startBroker(t, compactionOverrides...)
@@ -420,4 +421,55 @@ func TestCompactionTransactions(t *testing.T) {
 	if u, c := keyed(uncommitted), keyed(committed); fmt.Sprint(u) != fmt.Sprint(c) {
 		t.Fatalf("read_uncommitted %v\nread_committed %v", u, c)
 	}
+
+	// The cleaner stops at the last stable offset: a topic whose first record is in an open
+	// transaction is not cleaned, however dirty, while the cleaner goes on with the other
+	// topic; once the transaction is aborted it is.
+	const held = "compacted-txn-open"
+	createTopic(t, adm, held, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.bytes":             kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	open := txnProducer(t, b, "tx-compacted-open", held)
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.ProduceSync(ctx, &kgo.Record{Key: []byte("open"), Value: []byte("x-open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	heldPlain := newClient(t, b, kgo.DefaultProduceTopic(held), kgo.ProducerLinger(0))
+	for i := 0; i < 60; i++ {
+		if err := heldPlain.ProduceSync(ctx, &kgo.Record{Key: []byte("filler"), Value: []byte(strings.Repeat("f", 200))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cleanedLines := func(tp string) int { return loggedLines(b, `"topic":"`+tp+`"`, "cleaned log") }
+	passes := cleanedLines(topic)
+	eventually(t, 30*time.Second, func() error {
+		if n := cleanedLines(topic) - passes; n < 2 {
+			filler(20)
+			return fmt.Errorf("%d cleanings of %s", n, topic)
+		}
+		return nil
+	})
+	if n := cleanedLines(held); n > 0 {
+		t.Fatalf("%s cleaned %d times above its open transaction", held, n)
+	}
+	if counts, _ := keyCounts(readKeyed(t, b, adm, held)); counts["filler"] != 60 || counts["open"] != 1 {
+		t.Fatalf("%s while its transaction is open: %v", held, counts)
+	}
+	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		// New filler seals the segment the marker is in.
+		if err := heldPlain.ProduceSync(ctx, &kgo.Record{Key: []byte("filler"), Value: []byte(strings.Repeat("f", 200))}).FirstErr(); err != nil {
+			return err
+		}
+		if counts, _ := keyCounts(readKeyed(t, b, adm, held)); counts["open"] != 0 || counts["filler"] > 20 {
+			return fmt.Errorf("%s after the abort: %v", held, counts)
+		}
+		return nil
+	})
 }
