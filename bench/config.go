@@ -32,6 +32,9 @@ type Config struct {
 	// ReplicatedRecords are the 1 KiB records of the replicated workload (three brokers per
 	// system, replication factor 3, acks=all), run Rounds times; 0 skips it.
 	ReplicatedRecords int
+	// TxnRecords are the 1 KiB records of the transactional workload (transactions of
+	// 1,000 records, then a read_committed consume), run Rounds times; 0 skips it.
+	TxnRecords int
 	// TLSRecords are the 1 KiB records produced and consumed over an SSL listener in the TLS
 	// step, run Rounds times, which also counts TLS handshakes per second for
 	// TLSHandshakeTime; 0 skips it.
@@ -55,7 +58,7 @@ func Defaults() Config {
 		Java: "java", Rounds: 3, Partitions: 6,
 		Records1K: 300_000, Records100: 2_000_000, JavaPerf: true, PerfRecords: 300_000,
 		E2ERate: 10_000, E2EDuration: 15 * time.Second, E2EWarmup: 3 * time.Second,
-		ReplicatedRecords: 300_000, TLSRecords: 300_000, TLSHandshakeTime: 5 * time.Second,
+		ReplicatedRecords: 300_000, TxnRecords: 300_000, TLSRecords: 300_000, TLSHandshakeTime: 5 * time.Second,
 		CleanerBytes: 512 << 20, CleanerKeys: 100_000,
 		RecoveryBytes: 1 << 30, ScalePartitions: 10_000, IdleConns: 5_000, LimitBytes: 1 << 30,
 	}
@@ -67,7 +70,7 @@ func Smoke() Config {
 		Java: "java", Rounds: 1, Partitions: 3,
 		Records1K: 2_000, Records100: 5_000, JavaPerf: true, PerfRecords: 2_000,
 		E2ERate: 500, E2EDuration: 2 * time.Second, E2EWarmup: 500 * time.Millisecond,
-		ReplicatedRecords: 2_000, TLSRecords: 2_000, TLSHandshakeTime: time.Second,
+		ReplicatedRecords: 2_000, TxnRecords: 5_000, TLSRecords: 2_000, TLSHandshakeTime: time.Second,
 		CleanerBytes: 4 << 20, CleanerKeys: 1_000,
 		RecoveryBytes: 4 << 20, ScalePartitions: 50, IdleConns: 50, LimitBytes: 16 << 20,
 	}

@@ -73,6 +73,11 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			step(s, fmt.Sprintf("load round %d", round), func() error { return s.loadRound(ctx, rec, round) })
 		}
 	}
+	for round := 1; cfg.TxnRecords > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
+		for _, s := range systems {
+			step(s, fmt.Sprintf("transactional round %d", round), func() error { return s.txnRound(ctx, rec, round) })
+		}
+	}
 	for round := 1; cfg.ReplicatedRecords > 0 && round <= cfg.Rounds && ctx.Err() == nil; round++ {
 		for _, s := range systems {
 			step(s, fmt.Sprintf("replicated round %d", round), func() error { return s.replicatedStep(ctx, rec, round) })
@@ -108,6 +113,7 @@ func (c Config) params() []string {
 		fmt.Sprintf("records_1KiB=%d", c.Records1K), fmt.Sprintf("records_100B=%d", c.Records100),
 		fmt.Sprintf("e2e=%d records/s of 1 KiB for %v (first %v dropped)", c.E2ERate, c.E2EDuration, c.E2EWarmup),
 		fmt.Sprintf("replicated_records=%d (3 brokers, RF 3, min.insync.replicas=2, acks=all)", c.ReplicatedRecords),
+		fmt.Sprintf("txn_records=%d (transactions of %d, then read_committed)", c.TxnRecords, txnPerTransaction),
 		fmt.Sprintf("tls_records=%d (SSL listener, acks=1), TLS handshakes for %v", c.TLSRecords, c.TLSHandshakeTime),
 		fmt.Sprintf("recovery_log=%d MiB", c.RecoveryBytes>>20),
 		fmt.Sprintf("compaction=%d MiB of 200 B values over %d keys, cleaner throttle %.0f B/s (0: none)", c.CleanerBytes>>20, c.CleanerKeys, c.CleanerThrottle),

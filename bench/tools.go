@@ -20,6 +20,11 @@ type kloadPhase struct {
 	MBPerSec float64 `json:"mb_per_s"`
 	P50Ms    float64 `json:"p50_ms"`
 	P99Ms    float64 `json:"p99_ms"`
+	// Transactional produce (kload -txn).
+	InitMs       float64 `json:"init_ms"`
+	Transactions int64   `json:"transactions"`
+	CommitP50Ms  float64 `json:"commit_p50_ms"`
+	CommitP99Ms  float64 `json:"commit_p99_ms"`
 }
 
 type kloadReport struct {

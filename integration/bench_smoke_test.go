@@ -62,7 +62,7 @@ func TestBenchSmoke(t *testing.T) {
 	// Every figure of our side; the Java perf-test rows need Kafka's jars and are not asked for.
 	for _, key := range []string{
 		"produce_1k_acks1", "produce_1k_acksall", "produce_100_acks1", "produce_100_acksall",
-		"produce_1k_acksall_p99", "rf3_produce_1k_acksall", "rf3_produce_1k_acksall_p99", "consume_1k", "e2e_p50", "e2e_p99", "e2e_p999",
+		"produce_1k_acksall_p99", "txn_init", "txn_produce_1k", "txn_commit_p50", "txn_commit_p99", "txn_consume_1k", "rf3_produce_1k_acksall", "rf3_produce_1k_acksall_p99", "consume_1k", "e2e_p50", "e2e_p99", "e2e_p999",
 		"rss_idle", "rss_load", "startup_listen", "startup_produce",
 		"recovery_log", "recovery_listen", "recovery_produce",
 		"scale_create", "scale_rss", "scale_metadata", "scale_produce_all", "conns_rss",

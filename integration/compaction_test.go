@@ -1,10 +1,12 @@
 package integration
 
 // Compaction against the real binary: a compacted topic read in full keeps one value per
-// key, tombstones go after delete.retention.ms, records without a key are refused, and
-// __consumer_offsets stays bounded while a group commits over and over.
+// key, tombstones go after delete.retention.ms, records without a key are refused,
+// __consumer_offsets stays bounded while a group commits over and over, and the records of
+// aborted transactions go, then their markers.
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"os"
@@ -288,4 +290,186 @@ func TestCompactionConsumerOffsetsBounded(t *testing.T) {
 		return nil
 	})
 	t.Logf("committed offsets loaded %v after the restart began", time.Since(restarted))
+}
+
+// TestCompactionTransactions: a compacted topic written by a franz-go transactional producer
+// that commits some transactions and aborts others over the same keys (the last one
+// aborted, with a key no committed transaction writes). The cleaner removes every aborted
+// record, keeps each key's latest committed value (an aborted record must not supersede
+// it), and once delete.retention.ms has passed removes the abort markers; read_uncommitted
+// and read_committed then see the same records. A log whose transaction is open is cleaned
+// only up to its last stable offset.
+func TestCompactionTransactions(t *testing.T) {
+	t.Parallel()
+	b := startBroker(t, compactionOverrides...)
+	adm := newAdmin(t, b)
+	const topic = "compacted-txn"
+	createTopic(t, adm, topic, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.bytes":             kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+		"delete.retention.ms":       kadm.StringPtr("2000"),
+	})
+	ctx := testCtx(t, time.Minute)
+	const keys, rounds = 10, 12
+	pad := strings.Repeat("v", 100)
+	p := txnProducer(t, b, "tx-compacted", topic)
+	failed := func(r *kgo.Record, err error) {
+		if err != nil {
+			t.Errorf("produce %s: %v", r.Key, err)
+		}
+	}
+	for r := 0; r < rounds; r++ {
+		commit := r%3 != 2 // rounds 2, 5, 8 and 11, the last, are aborted
+		if err := p.BeginTransaction(); err != nil {
+			t.Fatal(err)
+		}
+		tag := "c"
+		if !commit {
+			tag = "x"
+			p.Produce(ctx, &kgo.Record{Key: []byte("only-aborted"), Value: []byte(fmt.Sprintf("x%02d", r))}, failed)
+		}
+		for k := 0; k < keys; k++ {
+			p.Produce(ctx, &kgo.Record{Key: []byte(fmt.Sprintf("key-%d", k)), Value: []byte(fmt.Sprintf("%s%02d-%s", tag, r, pad))}, failed)
+		}
+		if err := p.Flush(ctx); err != nil {
+			t.Fatal(err)
+		}
+		if err := p.EndTransaction(ctx, kgo.TransactionEndTry(commit)); err != nil {
+			t.Fatalf("end of round %d: %v", r, err)
+		}
+	}
+	// The producer's last data batch holds its sequence and stays, emptied, as long as the
+	// producer does; its transaction's abort marker stays with it (Kafka's
+	// testAbortMarkerRetentionWithEmptyBatch). A last committed transaction on another key
+	// lets every abort marker go.
+	if err := p.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.ProduceSync(ctx, &kgo.Record{Key: []byte("last"), Value: []byte("c-last")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	if err := p.EndTransaction(ctx, kgo.TryCommit); err != nil {
+		t.Fatal(err)
+	}
+	plain := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.ProducerLinger(0))
+	filler := func(n int) {
+		t.Helper()
+		for i := 0; i < n; i++ {
+			if err := plain.ProduceSync(ctx, &kgo.Record{Key: []byte("filler"), Value: []byte(strings.Repeat("f", 200))}).FirstErr(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	// Both readers stop at the last record: a filler, so that the end is no marker.
+	filler(20)
+
+	// abortMarkers counts the abort markers a reader keeping control records sees.
+	abortMarkers := func(rs []*kgo.Record) int {
+		n := 0
+		for _, r := range rs {
+			if r.Attrs.IsControl() && len(r.Key) >= 4 && binary.BigEndian.Uint16(r.Key[2:]) == 0 {
+				n++
+			}
+		}
+		return n
+	}
+	check := func(rs []*kgo.Record) error {
+		counts, last := keyCounts(rs)
+		for k := 0; k < keys; k++ {
+			key := fmt.Sprintf("key-%d", k)
+			if want := fmt.Sprintf("c%02d-%s", rounds-2, pad); counts[key] != 1 || string(last[key]) != want {
+				return fmt.Errorf("%s: %d records, last %.3q; want one, %.3q", key, counts[key], last[key], want)
+			}
+		}
+		for _, r := range rs {
+			if !r.Attrs.IsControl() && strings.HasPrefix(string(r.Value), "x") {
+				return fmt.Errorf("aborted record %s=%.3q left at offset %d", r.Key, r.Value, r.Offset)
+			}
+		}
+		return nil
+	}
+	// The first cleanings drop the aborted records and keep their markers; after
+	// delete.retention.ms the markers go too (new filler makes the log cleanable again).
+	eventually(t, 30*time.Second, func() error {
+		return check(readKeyed(t, b, adm, topic))
+	})
+	eventually(t, 30*time.Second, func() error {
+		filler(20)
+		rs := readKeyed(t, b, adm, topic, kgo.KeepControlRecords())
+		if n := abortMarkers(rs); n > 0 {
+			return fmt.Errorf("%d abort markers left", n)
+		}
+		return check(rs)
+	})
+	uncommitted := readKeyed(t, b, adm, topic)
+	committed := readKeyed(t, b, adm, topic, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	if err := check(committed); err != nil {
+		t.Fatalf("read_committed: %v", err)
+	}
+	// The same keyed records at the same offsets (the filler's older copies may have gone
+	// between the two reads).
+	keyed := func(rs []*kgo.Record) []string {
+		var out []string
+		for _, r := range rs {
+			if string(r.Key) != "filler" {
+				out = append(out, fmt.Sprintf("%d:%s=%.3s", r.Offset, r.Key, r.Value))
+			}
+		}
+		return out
+	}
+	if u, c := keyed(uncommitted), keyed(committed); fmt.Sprint(u) != fmt.Sprint(c) {
+		t.Fatalf("read_uncommitted %v\nread_committed %v", u, c)
+	}
+
+	// The cleaner stops at the last stable offset: a topic whose first record is in an open
+	// transaction is not cleaned, however dirty, while the cleaner goes on with the other
+	// topic; once the transaction is aborted it is.
+	const held = "compacted-txn-open"
+	createTopic(t, adm, held, 1, map[string]*string{
+		"cleanup.policy":            kadm.StringPtr("compact"),
+		"segment.bytes":             kadm.StringPtr("4096"),
+		"min.cleanable.dirty.ratio": kadm.StringPtr("0.01"),
+	})
+	open := txnProducer(t, b, "tx-compacted-open", held)
+	if err := open.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	if err := open.ProduceSync(ctx, &kgo.Record{Key: []byte("open"), Value: []byte("x-open")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	heldPlain := newClient(t, b, kgo.DefaultProduceTopic(held), kgo.ProducerLinger(0))
+	for i := 0; i < 60; i++ {
+		if err := heldPlain.ProduceSync(ctx, &kgo.Record{Key: []byte("filler"), Value: []byte(strings.Repeat("f", 200))}).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	cleanedLines := func(tp string) int { return loggedLines(b, `"topic":"`+tp+`"`, "cleaned log") }
+	passes := cleanedLines(topic)
+	eventually(t, 30*time.Second, func() error {
+		if n := cleanedLines(topic) - passes; n < 2 {
+			filler(20)
+			return fmt.Errorf("%d cleanings of %s", n, topic)
+		}
+		return nil
+	})
+	if n := cleanedLines(held); n > 0 {
+		t.Fatalf("%s cleaned %d times above its open transaction", held, n)
+	}
+	if counts, _ := keyCounts(readKeyed(t, b, adm, held)); counts["filler"] != 60 || counts["open"] != 1 {
+		t.Fatalf("%s while its transaction is open: %v", held, counts)
+	}
+	if err := open.EndTransaction(ctx, kgo.TryAbort); err != nil {
+		t.Fatal(err)
+	}
+	eventually(t, 30*time.Second, func() error {
+		// New filler seals the segment the marker is in.
+		if err := heldPlain.ProduceSync(ctx, &kgo.Record{Key: []byte("filler"), Value: []byte(strings.Repeat("f", 200))}).FirstErr(); err != nil {
+			return err
+		}
+		if counts, _ := keyCounts(readKeyed(t, b, adm, held)); counts["open"] != 0 || counts["filler"] > 20 {
+			return fmt.Errorf("%s after the abort: %v", held, counts)
+		}
+		return nil
+	})
 }

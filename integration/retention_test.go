@@ -443,7 +443,11 @@ func alterErr(rs kadm.AlterConfigsResponses, err error) error {
 }
 
 // logged reports whether one line of the broker's output holds every part.
-func logged(b *Broker, parts ...string) bool {
+func logged(b *Broker, parts ...string) bool { return loggedLines(b, parts...) > 0 }
+
+// loggedLines counts the lines of the broker's output that hold every part.
+func loggedLines(b *Broker, parts ...string) int {
+	n := 0
 	for _, line := range strings.Split(b.Output(), "\n") {
 		all := true
 		for _, p := range parts {
@@ -453,10 +457,10 @@ func logged(b *Broker, parts ...string) bool {
 			}
 		}
 		if all {
-			return true
+			n++
 		}
 	}
-	return false
+	return n
 }
 
 // segmentBytes adds up the sizes of the .log files in a partition directory.

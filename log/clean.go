@@ -34,6 +34,16 @@ import (
 // ActiveProducers and SegmentTimestamps give the cleaner what it decides with besides the
 // records: the batches that carry each producer's state, and the segment timestamps the
 // compaction lags are measured against.
+//
+// Transactions, as Kafka's LogCleaner handles them: AbortedTxns names the aborted
+// transactions of the range being cleaned, whose batches the cleaner drops; the aborted
+// transactions whose abort markers a cleaned segment keeps are given to it with
+// CleanedSegment.AddAbortedTxn, and become its .txnindex (written as
+// "<base>.txnindex.cleaned" and swapped with the other files). The owner bounds cleaning by
+// the last stable offset, so no batch of a transaction still open is ever rewritten. After a
+// swap that changed a .txnindex, a producer snapshot is written at the log end, so that the
+// per-segment counts it records (which Open checks to find a lost .txnindex) match the new
+// segments.
 
 // ErrCleaningAborted: the segments a cleaning pass read changed before its swap.
 var ErrCleaningAborted = errors.New("log: cleaning aborted: the segments changed meanwhile")
@@ -222,6 +232,19 @@ func (c *CleanedSegment) writeOut() error {
 // Size is the bytes written so far.
 func (c *CleanedSegment) Size() int64 { return c.seg.size }
 
+// AddAbortedTxn records an aborted transaction whose abort marker the cleaned segment keeps,
+// in the segment's transaction index (Kafka's cleanedIndex.append). Entries come in marker
+// order, each within the segment's offset range; the index is written by ReplaceSegments.
+func (c *CleanedSegment) AddAbortedTxn(a AbortedTxn) error {
+	x := c.seg.txn
+	if a.LastOffset < c.seg.base || a.FirstOffset > a.LastOffset ||
+		(len(x.entries) > 0 && a.LastOffset <= x.entries[len(x.entries)-1].LastOffset) {
+		return fmt.Errorf("%w: aborted transaction %+v out of order in a cleaned segment based at %d", errInconsistentTxnIndex, a, c.seg.base)
+	}
+	x.entries = append(x.entries, a)
+	return nil
+}
+
 // Abort closes and removes the cleaned segment's files.
 func (c *CleanedSegment) Abort() {
 	_ = c.seg.close()
@@ -241,6 +264,9 @@ func (c *CleanedSegment) Abort() {
 func (l *Log) ReplaceSegments(c *CleanedSegment, old []*SealedSegment) error {
 	s := c.seg
 	err := c.writeOut()
+	if err == nil && len(s.txn.entries) > 0 {
+		err = s.txn.rewrite()
+	}
 	if err == nil {
 		err = s.sealTimeIndex()
 	}
@@ -265,6 +291,15 @@ func (l *Log) ReplaceSegments(c *CleanedSegment, old []*SealedSegment) error {
 		return ErrCleaningAborted
 	}
 	s.next = l.segs[at+len(old)].base
+	if n := len(s.txn.entries); n > 0 && s.txn.entries[n-1].LastOffset >= s.next {
+		c.Abort()
+		return fmt.Errorf("%w: aborted transaction ending at %d beyond the cleaned segment [%d, %d)",
+			errInconsistentTxnIndex, s.txn.entries[n-1].LastOffset, s.base, s.next)
+	}
+	txnChanged := len(s.txn.entries) > 0
+	for _, o := range old {
+		txnChanged = txnChanged || len(o.seg.txn.entries) > 0
+	}
 	if err := s.renameFiles(l.fs, l.dir, cleanedSuffix, swapSuffix); err != nil {
 		c.Abort()
 		return l.fail(err)
@@ -293,6 +328,13 @@ func (l *Log) ReplaceSegments(c *CleanedSegment, old []*SealedSegment) error {
 		return l.fail(err)
 	}
 	l.dirSynced = l.dirGen
+	if txnChanged {
+		// Without it Open would find the counts of the last snapshot off and rebuild the
+		// transaction indexes from the log, which is correct but slow.
+		if err := l.writeSnapshot(l.logEnd); err != nil {
+			l.logger.Warn().Err(err).Int64("offset", l.logEnd).Msg("could not write producer snapshot")
+		}
+	}
 	return nil
 }
 

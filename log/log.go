@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"sort"
 	"sync"
+	"sync/atomic"
 
 	"github.com/rs/zerolog"
 )
@@ -30,6 +31,7 @@ type Log struct {
 	recoveryPoint int64
 	size          int64
 	producers     *producerState
+	txns          atomic.Pointer[txnTracker] // producers.txns, for the last stable offset without mu
 	epochs        *epochCache
 	closed        bool
 	failed        error  // set after an I/O error on the write path

@@ -317,7 +317,7 @@ func (l *Log) removeSegmentFiles(base int64) (int64, error) {
 func (l *Log) loadState() error {
 	l.logStart = max(l.opts.LogStartOffset, l.segs[0].base)
 	l.epochs = &epochCache{}
-	l.producers = newProducerState()
+	l.setProducers(newProducerState())
 	if l.logStart > l.logEnd {
 		l.logger.Warn().Int64("offset", l.logStart).Int64("log_end_offset", l.logEnd).
 			Msg("log start offset beyond the log end: starting the log afresh at the log start offset")
@@ -410,7 +410,7 @@ func (l *Log) loadProducerState() error {
 		}
 	}
 	state.truncateHead(l.logStart)
-	l.producers = state
+	l.setProducers(state)
 	return nil
 }
 

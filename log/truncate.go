@@ -166,7 +166,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	if err := l.writeEpochs(); err != nil {
 		return err
 	}
-	l.producers = newProducerState()
+	l.setProducers(newProducerState())
 	if err := l.deleteSnapshotsWhere(func(int64) bool { return true }); err != nil {
 		return err
 	}

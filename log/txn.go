@@ -285,10 +285,13 @@ func (t *txnTracker) reset(p *producerState) {
 // stable offset is the smaller of it and hw. Cheap (no lock) when there are no
 // transactions.
 func (l *Log) FirstUnstableOffset(hw int64) int64 {
-	l.mu.RLock()
-	t := l.producers.txns
-	l.mu.RUnlock()
-	return t.firstUnstable(hw)
+	return l.txns.Load().firstUnstable(hw)
+}
+
+// setProducers installs a producer state (under mu, or before the Log is shared).
+func (l *Log) setProducers(p *producerState) {
+	l.producers = p
+	l.txns.Store(p.txns)
 }
 
 // AbortedTxns lists the aborted transactions that overlap [from, upTo): what a

@@ -43,6 +43,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	idleConns := fs.Int("idle-conns", -1, "idle connections of the scale step (-1: 5000, or 50 with -smoke)")
 	noLoad := fs.Bool("no-load", false, "skip the load rounds (start-up, throughput, latency, RSS)")
 	noReplicated := fs.Bool("no-replicated", false, "skip the replicated workload (3 brokers per system, RF 3, acks=all)")
+	noTxn := fs.Bool("no-txn", false, "skip the transactional workload (transactions of 1,000 records, read_committed)")
 	noTLS := fs.Bool("no-tls", false, "skip the TLS step (produce, consume and handshakes over an SSL listener)")
 	noCleaner := fs.Bool("no-cleaner", false, "skip the compaction step")
 	cleanerThrottle := fs.Float64("cleaner-throttle", 0, "log.cleaner.io.max.bytes.per.second of both brokers in the compaction step (0: no limit)")
@@ -91,6 +92,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	}
 	if *noReplicated {
 		cfg.ReplicatedRecords = 0
+	}
+	if *noTxn {
+		cfg.TxnRecords = 0
 	}
 	if *noTLS {
 		cfg.TLSRecords = 0

@@ -28,6 +28,8 @@ type Config struct {
 	Linger      time.Duration
 	Partitioner string // "sticky" (franz-go's default) or "roundrobin"
 	Inflight    int
+	Txn         int    // records per transaction; 0: no transactions
+	Isolation   string // "read_uncommitted" or "read_committed" (consume)
 	Timeout     time.Duration
 	JSON        bool
 	TLSCA       string // PEM file of the CA to trust: connect with TLS ("" = plaintext)
@@ -61,6 +63,8 @@ func ParseConfig(args []string, stderr io.Writer) (Config, error) {
 	fs.DurationVar(&c.Linger, "linger", 5*time.Millisecond, "producer linger")
 	fs.StringVar(&c.Partitioner, "partitioner", "sticky", "sticky (franz-go's default: partitions fill unevenly) or roundrobin (record by record: equal partitions)")
 	fs.IntVar(&c.Inflight, "inflight", 5, "produce requests in flight per broker when acks is 1 or 0")
+	fs.IntVar(&c.Txn, "txn", 0, "records per transaction (a transactional producer, acks=all; 0: none)")
+	fs.StringVar(&c.Isolation, "isolation", "read_uncommitted", "consumer isolation: read_uncommitted or read_committed")
 	fs.DurationVar(&c.Timeout, "timeout", 10*time.Minute, "overall deadline")
 	fs.BoolVar(&c.JSON, "json", false, "print one JSON object instead of text")
 	fs.StringVar(&c.TLSCA, "tls-ca", "", "connect with TLS, trusting the CA certificates in this PEM file")
@@ -101,6 +105,12 @@ func (c Config) validate(parts, repl int) error {
 		return fmt.Errorf("-inflight: %d, want at least 1", c.Inflight)
 	case c.Timeout <= 0:
 		return fmt.Errorf("-timeout: %v, want a positive duration", c.Timeout)
+	case c.Txn < 0:
+		return fmt.Errorf("-txn: %d is negative", c.Txn)
+	case c.Txn > 0 && c.Acks != "all" && c.Acks != "-1":
+		return fmt.Errorf("-txn: transactions need -acks all, not %s", c.Acks)
+	case c.Isolation != "read_uncommitted" && c.Isolation != "read_committed":
+		return fmt.Errorf("-isolation: %q, want read_uncommitted or read_committed", c.Isolation)
 	}
 	if _, err := c.acks(); err != nil {
 		return err
@@ -169,7 +179,19 @@ func (c Config) producerOpts() []kgo.Opt {
 	if c.Partitioner == "roundrobin" {
 		opts = append(opts, kgo.RecordPartitioner(kgo.RoundRobinPartitioner()))
 	}
+	if c.Txn > 0 {
+		opts = append(opts, kgo.TransactionalID(fmt.Sprintf("kload-%s-%d", c.Topic, time.Now().UnixNano())),
+			kgo.TransactionTimeout(time.Minute))
+	}
 	return opts
+}
+
+// consumerOpts are the kgo options of the consume phase besides the assignment.
+func (c Config) consumerOpts() []kgo.Opt {
+	if c.Isolation == "read_committed" {
+		return []kgo.Opt{kgo.FetchIsolationLevel(kgo.ReadCommitted())}
+	}
+	return nil
 }
 
 // clientOpts are the seed brokers and, with -tls-ca, TLS.

@@ -29,6 +29,12 @@ func TestParseConfig(t *testing.T) {
 			},
 		},
 		{name: "acks -1 means all", args: []string{"-acks", "-1"}, want: func(c *Config) { c.Acks = "-1" }},
+		{name: "transactions", args: []string{"-txn", "1000", "-isolation", "read_committed"}, want: func(c *Config) {
+			c.Txn, c.Isolation = 1000, "read_committed"
+		}},
+		{name: "transactions need acks all", args: []string{"-txn", "10", "-acks", "1"}, wantErr: "-txn"},
+		{name: "negative txn", args: []string{"-txn", "-1"}, wantErr: "-txn"},
+		{name: "bad isolation", args: []string{"-isolation", "serializable"}, wantErr: "-isolation"},
 		{name: "bad acks", args: []string{"-acks", "2"}, wantErr: "-acks"},
 		{name: "bad mode", args: []string{"-mode", "read"}, wantErr: "-mode"},
 		{name: "bad compression", args: []string{"-compression", "brotli"}, wantErr: "-compression"},
@@ -47,7 +53,7 @@ func TestParseConfig(t *testing.T) {
 	base := Config{
 		Brokers: []string{"127.0.0.1:9092"}, Topic: "kload", Records: 200000, Size: 1024, Partitions: 6,
 		Replication: -1, Acks: "all", Mode: "both", Compression: "none", Linger: 5 * time.Millisecond,
-		Inflight: 5, Timeout: 10 * time.Minute, Partitioner: "sticky",
+		Inflight: 5, Timeout: 10 * time.Minute, Partitioner: "sticky", Isolation: "read_uncommitted",
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,17 @@
 // idempotent (the franz-go default); with -acks 1 or 0 it is not, and
 // -inflight bounds the produce requests in flight per broker. The consume
 // phase reads every partition from its start up to the end offsets listed when
-// the phase begins. Exit status: 0 on success, 1 on a load error, 2 on bad
-// flags.
+// the phase begins.
+//
+// With -txn N the producer is transactional: it first gets its producer id
+// (InitProducerId, which on a fresh broker creates __transaction_state; timed
+// apart, before the clock starts), then the records go in transactions of N
+// records (begin, produce, commit), one after the other, and the report adds
+// how long each commit took (from the commit call, which first waits for the
+// transaction's records, to the coordinator's answer), p50 and p99. With
+// -isolation read_committed the consume phase reads committed records only;
+// since a transaction's markers take offsets too, it then stops after -records
+// records (or the produce phase's count) instead of at the end offsets.
+//
+// Exit status: 0 on success, 1 on a load error, 2 on bad flags.
 package main

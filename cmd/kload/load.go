@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sort"
 	"sync"
 	"time"
 
@@ -56,14 +57,38 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 		payload[i] = byte('a' + i%26)
 	}
 	var (
-		mu       sync.Mutex
-		lat      = make([]time.Duration, 0, c.Records)
-		ph       = &Phase{}
-		wg       sync.WaitGroup
-		firstErr error
+		mu        sync.Mutex
+		lat       = make([]time.Duration, 0, c.Records)
+		commitLat []time.Duration
+		ph        = &Phase{}
+		wg        sync.WaitGroup
+		firstErr  error
 	)
+	fail := func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		ph.Errors++
+		if firstErr == nil {
+			firstErr = err
+		}
+	}
+	if c.Txn > 0 {
+		// The producer id first, off the clock: on a fresh broker the first
+		// InitProducerId with a transactional id also creates __transaction_state.
+		t0 := time.Now()
+		if _, _, err := cl.ProducerID(ctx); err != nil {
+			return nil, fmt.Errorf("init producer id: %w", err)
+		}
+		ph.InitMs = float64(time.Since(t0).Microseconds()) / 1000
+	}
 	start := time.Now()
 	for i := 0; i < c.Records && ctx.Err() == nil; i++ {
+		if c.Txn > 0 && i%c.Txn == 0 {
+			if err := cl.BeginTransaction(); err != nil {
+				fail(fmt.Errorf("begin transaction: %w", err))
+				break
+			}
+		}
 		sent := time.Now()
 		wg.Add(1)
 		cl.Produce(ctx, &kgo.Record{Value: payload}, func(r *kgo.Record, err error) {
@@ -82,10 +107,29 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 			ph.Bytes += int64(len(r.Value))
 			lat = append(lat, d)
 		})
+		if c.Txn > 0 && ((i+1)%c.Txn == 0 || i+1 == c.Records) {
+			// A commit as the Java producer's commitTransaction does it: wait for the
+			// transaction's records, then end it.
+			t0 := time.Now()
+			if err := cl.Flush(ctx); err != nil {
+				fail(fmt.Errorf("flush transaction: %w", err))
+				break
+			}
+			if err := cl.EndTransaction(ctx, kgo.TryCommit); err != nil {
+				fail(fmt.Errorf("commit transaction: %w", err))
+				break
+			}
+			commitLat = append(commitLat, time.Since(t0))
+		}
 	}
 	wg.Wait()
 	ph.rates(time.Since(start))
 	ph.latencies(lat)
+	if len(commitLat) > 0 {
+		ph.Transactions = int64(len(commitLat))
+		sort.Slice(commitLat, func(i, j int) bool { return commitLat[i] < commitLat[j] })
+		ph.CommitP50Ms, ph.CommitP99Ms = percentile(commitLat, 0.50), percentile(commitLat, 0.99)
+	}
 	if firstErr != nil {
 		ph.FirstError = firstErr.Error()
 	}
@@ -93,8 +137,9 @@ func produce(ctx context.Context, c Config) (*Phase, error) {
 }
 
 // consume reads every partition of the topic from its start up to the end
-// offsets listed when the phase begins.
-func consume(ctx context.Context, c Config, partitions int32) (*Phase, error) {
+// offsets listed when the phase begins; with read_committed, want records
+// (markers take offsets that no record has).
+func consume(ctx context.Context, c Config, partitions int32, want int64) (*Phase, error) {
 	admCl, err := kgo.NewClient(c.base()...)
 	if err != nil {
 		return nil, err
@@ -120,15 +165,16 @@ func consume(ctx context.Context, c Config, partitions int32) (*Phase, error) {
 	if len(assign) == 0 {
 		return ph, nil
 	}
-	cl, err := kgo.NewClient(append(c.base(),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: assign}),
-	)...)
+	cl, err := kgo.NewClient(append(append(c.base(),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{c.Topic: assign})),
+		c.consumerOpts()...)...)
 	if err != nil {
 		return nil, err
 	}
 	defer cl.Close()
+	byCount := c.Isolation == "read_committed"
 	start := time.Now()
-	for len(remaining) > 0 {
+	for len(remaining) > 0 && !(byCount && ph.Records >= want) {
 		fs := cl.PollFetches(ctx)
 		if err := ctx.Err(); err != nil {
 			ph.rates(time.Since(start))
@@ -139,12 +185,12 @@ func consume(ctx context.Context, c Config, partitions int32) (*Phase, error) {
 		}
 		fs.EachRecord(func(r *kgo.Record) {
 			end, ok := remaining[r.Partition]
-			if !ok || r.Offset >= end {
+			if !byCount && (!ok || r.Offset >= end) {
 				return
 			}
 			ph.Records++
 			ph.Bytes += int64(len(r.Value))
-			if r.Offset >= end-1 {
+			if !byCount && r.Offset >= end-1 {
 				delete(remaining, r.Partition)
 			}
 		})
@@ -167,7 +213,11 @@ func run(ctx context.Context, c Config) (Report, error) {
 		}
 	}
 	if c.consumes() {
-		if rep.Consume, err = consume(ctx, c, parts); err != nil {
+		want := int64(c.Records)
+		if rep.Produce != nil {
+			want = rep.Produce.Records
+		}
+		if rep.Consume, err = consume(ctx, c, parts, want); err != nil {
 			return rep, fmt.Errorf("consume: %w", err)
 		}
 	}

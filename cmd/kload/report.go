@@ -18,7 +18,13 @@ type Phase struct {
 	RecordsPerSec float64 `json:"records_per_s"`
 	P50Ms         float64 `json:"p50_ms,omitempty"`
 	P99Ms         float64 `json:"p99_ms,omitempty"`
-	FirstError    string  `json:"first_error,omitempty"`
+	// Transactions (-txn): the time to the producer id (before the clock starts), how
+	// many committed, and the commit latency.
+	InitMs       float64 `json:"init_ms,omitempty"`
+	Transactions int64   `json:"transactions,omitempty"`
+	CommitP50Ms  float64 `json:"commit_p50_ms,omitempty"`
+	CommitP99Ms  float64 `json:"commit_p99_ms,omitempty"`
+	FirstError   string  `json:"first_error,omitempty"`
 }
 
 // Report is what kload prints.
@@ -73,6 +79,10 @@ func (r Report) Write(w io.Writer, asJSON bool) error {
 	if p := r.Produce; p != nil {
 		_, err = fmt.Fprintf(w, "produce: %d records (%d errors) in %.2fs: %.2f MB/s, %.0f records/s, latency p50 %.2f ms, p99 %.2f ms\n",
 			p.Records, p.Errors, p.Seconds, p.MBPerSec, p.RecordsPerSec, p.P50Ms, p.P99Ms)
+		if err == nil && p.Transactions > 0 {
+			_, err = fmt.Fprintf(w, "produce: %d transactions, commit latency p50 %.2f ms, p99 %.2f ms; producer id in %.0f ms\n",
+				p.Transactions, p.CommitP50Ms, p.CommitP99Ms, p.InitMs)
+		}
 		if err == nil && p.FirstError != "" {
 			_, err = fmt.Fprintf(w, "produce: first error: %s\n", p.FirstError)
 		}

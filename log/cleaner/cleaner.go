@@ -86,13 +86,15 @@ func (c *Cleaner) Clean(ctx context.Context, l *log.Log, cfg Config, firstDirty,
 			s.Release()
 		}
 	}()
-	var txn txnState
+	// The batches of aborted transactions put no key in the map.
+	txn := newTxnState()
+	txn.add(l.AbortedTxns(firstDirty, upTo))
 	c.offsets.reset(upTo-firstDirty, c.memory, c.loadFactor)
 	for _, s := range segs {
 		if s.NextOffset <= firstDirty {
 			continue
 		}
-		full, err := c.mapSegment(ctx, s, firstDirty, &txn, &st)
+		full, err := c.mapSegment(ctx, s, firstDirty, txn, &st)
 		if err != nil {
 			return st, err
 		}
@@ -115,7 +117,7 @@ func (c *Cleaner) Clean(ctx context.Context, l *log.Log, cfg Config, firstDirty,
 		}
 	}
 	producers := l.ActiveProducers()
-	f := filter{cfg: cfg, producers: producers, nowMs: now.UnixMilli(), st: &st, c: c}
+	f := filter{cfg: cfg, producers: producers, nowMs: now.UnixMilli(), st: &st, c: c, txn: newTxnState()}
 	for _, g := range groupBySize(cleanable, cfg.SegmentBytes, cfg.MaxIndexBytes, upTo) {
 		if err := f.cleanGroup(ctx, l, g); err != nil {
 			return st, err
@@ -139,7 +141,13 @@ func (c *Cleaner) mapSegment(ctx context.Context, s *log.SealedSegment, from int
 		c.throttle.wait(ctx, len(b))
 		switch {
 		case h.control():
-			txn.onControlBatch(&h)
+			typ, err := c.controlType(b, &h)
+			if err != nil {
+				return err
+			}
+			if _, err := txn.onControlBatch(&h, typ); err != nil {
+				return err
+			}
 			st.MapRecordsRead++
 		case txn.onBatch(&h):
 			st.MapRecordsRead += int64(h.NumRecords) // an aborted transaction's batch
@@ -220,19 +228,3 @@ func groupBySize(segs []*log.SealedSegment, maxSize, maxIndexSize, firstUncleana
 	}
 	return groups
 }
-
-// txnState follows transactions through the batches being cleaned, as Kafka's
-// CleanedTransactionMetadata does. Transactions are not supported by the broker yet: there
-// are no aborted transactions to remove and no markers whose transaction is gone, so every
-// data batch counts as committed and every control batch is kept. When transactions come,
-// the aborted transactions of the range cleaned (from the .txnindex) are added here,
-// onBatch reports the batches of aborted transactions as discardable, onControlBatch the
-// markers of transactions with nothing left, and the cleaner's upper bound becomes the
-// last stable offset (Partition.UncleanableOffset) instead of the high watermark.
-type txnState struct{}
-
-// onBatch reports whether a data batch belongs to an aborted transaction.
-func (txnState) onBatch(*header) bool { return false }
-
-// onControlBatch reports whether a transaction marker may be discarded.
-func (txnState) onControlBatch(*header) bool { return false }

@@ -14,7 +14,7 @@ type filter struct {
 	nowMs     int64
 	st        *Stats
 	c         *Cleaner
-	txn       txnState
+	txn       *txnState // one for the whole pass, as transactions span groups
 }
 
 // cleanGroup cleans the segments of g into one segment and swaps it in for them.
@@ -23,7 +23,12 @@ func (f *filter) cleanGroup(ctx context.Context, l *log.Log, g []*log.SealedSegm
 	if err != nil {
 		return err
 	}
+	f.txn.out = out
+	defer func() { f.txn.out = nil }()
 	for _, s := range g {
+		// Every aborted transaction with batches in the segment, whichever later segment
+		// holds its marker and index entry.
+		f.txn.add(l.AbortedTxns(s.BaseOffset, s.NextOffset))
 		err := s.Batches(0, func(b []byte) error {
 			if err := ctx.Err(); err != nil {
 				return err
@@ -57,9 +62,18 @@ func (f *filter) batch(b []byte, out *log.CleanedSegment) error {
 	h := parseHeader(b)
 	f.st.BytesRead += int64(len(b))
 	horizon, hasHorizon := h.deleteHorizon()
-	var discardRecords bool
+	// A marker whose transaction has nothing left goes at the first cleaning after its
+	// delete horizon, which the first cleaning that finds it so stamps (as tombstones).
+	var discardRecords, emptyTxnMarker bool
 	if h.control() {
-		discardRecords = f.txn.onControlBatch(&h) && hasHorizon && horizon <= f.nowMs
+		typ, err := f.c.controlType(b, &h)
+		if err != nil {
+			return err
+		}
+		if emptyTxnMarker, err = f.txn.onControlBatch(&h, typ); err != nil {
+			return err
+		}
+		discardRecords = emptyTxnMarker && hasHorizon && horizon <= f.nowMs
 	} else {
 		discardRecords = f.txn.onBatch(&h)
 	}
@@ -103,9 +117,10 @@ func (f *filter) batch(b []byte, out *log.CleanedSegment) error {
 		return nil
 	}
 	f.st.RecordsWritten += int64(len(keptRecs))
-	// A batch that keeps tombstones gets a delete horizon the first time it is cleaned: its
-	// tombstones go at the first cleaning after delete.retention.ms from now (KIP-534).
-	needHorizon := tombstones && !hasHorizon
+	// A batch that keeps tombstones, or a marker of a transaction with nothing left, gets a
+	// delete horizon the first time it is cleaned: they go at the first cleaning after
+	// delete.retention.ms from now (KIP-534).
+	needHorizon := (tombstones || emptyTxnMarker) && !hasHorizon
 	if all && !needHorizon {
 		return out.Append(b)
 	}

@@ -35,6 +35,7 @@ type batchSpec struct {
 	header             string // a record header value, if set
 	logAppendTime      bool
 	logAppendTimestamp int64
+	txn                bool // transactional
 }
 
 // mkBatch builds a magic-2 batch with a valid CRC.
@@ -61,6 +62,9 @@ func mkBatch(t testing.TB, s batchSpec) []byte {
 		s.ts = time.Now().UnixMilli()
 	}
 	attrs := int16(s.codec)
+	if s.txn {
+		attrs |= attrTransactional
+	}
 	maxTs := s.ts + int64(len(s.recs)) - 1
 	if s.logAppendTime {
 		attrs |= attrLogAppendTime

@@ -25,8 +25,10 @@ type Partition struct {
 	Log *log.Log
 	// Config returns the partition's current cleaning configuration.
 	Config func() Config
-	// UncleanableOffset bounds cleaning: nothing at or beyond it is cleaned. The high
-	// watermark today; the first unstable offset once transactions exist.
+	// UncleanableOffset bounds cleaning: nothing at or beyond it is cleaned. The last
+	// stable offset (Kafka's cleanableOffsets): the high watermark, or the first offset of
+	// a transaction still open below it, so that an open transaction's batches, whose
+	// outcome is not known, are neither mapped nor rewritten.
 	UncleanableOffset func() int64
 	// Retention runs a retention pass on the log: the cleaner threads run it for compacted
 	// logs after each cleaning attempt, as Kafka's do.
