@@ -2,16 +2,13 @@ package broker
 
 import (
 	"bytes"
-	"context"
 	"encoding/binary"
 	"errors"
-	"net"
 	"os"
 	"path/filepath"
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -182,32 +179,15 @@ func TestProduceBatchTimestampBounds(t *testing.T) {
 	}
 }
 
-// produceConn is an in-process server with a connection whose answers are read by the test.
+// produceConn is an in-process server with one-partition topics (name -> configs) and a
+// connection whose answers are read by the test.
 func produceConn(t *testing.T, topics map[string]map[string]string) (*Server, *conn) {
 	t.Helper()
-	cfg, _, err := config.Load("", []string{"log.dirs=" + t.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := New(cfg, zerolog.Nop())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
+	var specs []topicSpec
 	for name, configs := range topics {
-		if _, err := s.createTopic(ctx, topicSpec{name: name, partitions: 1, replicationFactor: 1, configs: configs}, false); err != nil {
-			t.Fatal(err)
-		}
+		specs = append(specs, topicSpec{name: name, partitions: 1, replicationFactor: 1, configs: configs})
 	}
-	client, server := net.Pipe()
-	t.Cleanup(func() { client.Close(); server.Close() })
-	c := newConn(s, server, &listenerState{name: "PLAINTEXT", protocol: "PLAINTEXT"})
+	s, c := testServerConn(t, specs)
 	t.Cleanup(c.cancel)
 	return s, c
 }
