@@ -13,9 +13,22 @@ package broker
 //     it is taken as a v3 batch would be. v2 answers carry the LogAppendTime. (Kafka 4.0
 //     answers v0-2 with UNSUPPORTED_VERSION, KAFKA-18659; this broker follows 3.9.)
 //   - v3+: each partition carries exactly one magic-2 batch, validated by
-//     protocol.ValidateProduceBatch (CRC32C, lengths, record count and offset deltas,
-//     max.message.bytes) before anything is stored; on a compacted topic a record without a
-//     key is INVALID_RECORD, as in Kafka.
+//     protocol.PrepareProduceBatch (CRC32C, lengths, record count and offset deltas,
+//     max.message.bytes) before anything is stored; zstd before v7 is
+//     UNSUPPORTED_COMPRESSION_TYPE. Record errors are gathered over the whole batch, as
+//     Kafka's LogValidator does: on a compacted topic a record without a key is INVALID_RECORD;
+//     on a CreateTime topic a timestamp outside [now - message.timestamp.before.max.ms,
+//     now + message.timestamp.after.max.ms] (message.timestamp.difference.max.ms standing in
+//     for either left at its default) is INVALID_TIMESTAMP, which wins. v8+ answers carry
+//     Kafka's error message and record_errors (each refused record's index and reason), and
+//     the log start offset. With both bounds at their default the records are not looked at
+//     for timestamps at all.
+//   - compression.type (topic, default: the broker's): "producer" stores the batch as sent;
+//     any other codec than the batch's stores it recompressed (compression.gzip.level,
+//     lz4.level, zstd.level), as Kafka rebuilds it: the same records, producer id, epoch,
+//     base sequence and transactional flag kept, maxTimestamp the largest record timestamp,
+//     CRC recomputed; MESSAGE_TOO_LARGE if it outgrows max.message.bytes. LogAppendTime is
+//     stamped on the batch as stored.
 //   - acks 0, 1 and -1. acks=0 gets no response at all; if such a produce fails, the connection
 //     is closed so the client notices (Kafka's behaviour). acks=-1 needs min.insync.replicas in
 //     sync before the append (NOT_ENOUGH_REPLICAS) and is answered once the high watermark
@@ -39,6 +52,7 @@ package broker
 //   - v12/v13 are not advertised (v12 implies transaction.version 2, v13 addresses topics by id).
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
@@ -98,7 +112,7 @@ func (s *Server) handleProduce(rc *requestContext, req *kmsg.ProduceRequest) (km
 				s.metrics.ProducePartition(rt.Topic, 0, len(rp.Records), true)
 				sp.ErrorCode = errorCode(err)
 				if rc.version() >= 8 {
-					sp.ErrorMessage = errorMessage(err)
+					setProduceErrorMessage(&sp, err)
 				}
 				ev := rc.conn.logger.Debug()
 				if isUnexpected(err) {
@@ -150,6 +164,9 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 	}
 	batch, numRecords, err := produceBatch(version, rp.Records, tc, now)
 	if err != nil || batch == nil {
+		if re := (*protocol.RecordsError)(nil); errors.As(err, &re) {
+			sp.LogStartOffset = p.log.LogStartOffset() // as Kafka answers a RecordValidationException
+		}
 		return nil, err
 	}
 	appendFn := p.log.Append
@@ -175,27 +192,54 @@ func (s *Server) producePartition(version int16, topic string, rp *kmsg.ProduceR
 	return nil, nil
 }
 
+// setProduceErrorMessage fills a v8+ partition answer's error message and, for a batch refused
+// because of some of its records, Kafka's message and record_errors (one per refused record,
+// its index in the batch and reason).
+func setProduceErrorMessage(sp *kmsg.ProduceResponseTopicPartition, err error) {
+	var re *protocol.RecordsError
+	if !errors.As(err, &re) {
+		sp.ErrorMessage = errorMessage(err)
+		return
+	}
+	sp.ErrorMessage = &re.Message
+	sp.ErrorRecords = make([]kmsg.ProduceResponseTopicPartitionErrorRecord, len(re.Records))
+	for i := range re.Records {
+		r := &sp.ErrorRecords[i]
+		r.Default()
+		r.RelativeOffset = re.Records[i].Index
+		r.ErrorMessage = &re.Records[i].Message
+	}
+}
+
 // produceBatch validates one partition's records and returns the magic-2 batch to append and
-// its record count: the client's batch itself, or a magic 0/1 message set (Produce v0-2)
-// converted. A nil batch without an error means there is nothing to append.
+// its record count: the client's batch itself, or recompressed with the topic's
+// compression.type, or a magic 0/1 message set (Produce v0-2) converted. A nil batch without an
+// error means there is nothing to append.
 func produceBatch(version int16, records []byte, tc *config.TopicConfig, now time.Time) ([]byte, int, error) {
 	if version < 3 && protocol.MessageSetMagic(records) != 2 {
 		batch, res, err := protocol.ConvertMessageSet(records, legacyOptions(tc, now))
 		return batch, int(res.Records), err
 	}
+	if version >= 3 && version < 7 {
+		// Kafka refuses zstd before any other check of the batch (ProduceRequest.validateRecords).
+		if h, err := protocol.ParseBatchHeader(records); err == nil && h.Magic == 2 && h.Codec() == protocol.CodecZstd {
+			return nil, 0, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
+		}
+	}
 	// A compacted topic refuses records without a key (INVALID_RECORD), as Kafka does.
-	hdr, err := protocol.ValidateProduceBatch(records, protocol.ValidateOptions{MaxBatchBytes: tc.MaxMessageBytes, RequireKeys: tc.Compact})
+	opts := protocol.ValidateOptions{MaxBatchBytes: tc.MaxMessageBytes, RequireKeys: tc.Compact}
+	if tc.MessageTimestampType != "LogAppendTime" {
+		opts.Timestamps = protocol.NewTimestampBounds(now.UnixMilli(), tc.MessageTimestampBeforeMaxMs, tc.MessageTimestampAfterMaxMs)
+	}
+	batch, hdr, err := protocol.PrepareProduceBatch(records, opts, topicCompression(tc))
 	if err != nil {
 		return nil, 0, err
 	}
-	if hdr.Codec() == protocol.CodecZstd && version >= 3 && version < 7 {
-		return nil, 0, fmt.Errorf("%w: zstd needs produce v7 or later", kerr.UnsupportedCompressionType)
-	}
-	return records, int(hdr.NumRecords), nil
+	return batch, int(hdr.NumRecords), nil
 }
 
-// legacyOptions are the topic settings a magic 0/1 message set is converted with.
-func legacyOptions(tc *config.TopicConfig, now time.Time) protocol.LegacyOptions {
+// topicCompression is the topic's compression.type with the level of its codec.
+func topicCompression(tc *config.TopicConfig) protocol.Compression {
 	codec, err := protocol.ParseCompressionType(tc.CompressionType)
 	if err != nil {
 		codec = protocol.CodecProducer // the config table admits only known values
@@ -209,6 +253,11 @@ func legacyOptions(tc *config.TopicConfig, now time.Time) protocol.LegacyOptions
 	case protocol.CodecZstd:
 		level = tc.CompressionZstdLevel
 	}
+	return protocol.Compression{Codec: codec, Level: level}
+}
+
+// legacyOptions are the topic settings a magic 0/1 message set is converted with.
+func legacyOptions(tc *config.TopicConfig, now time.Time) protocol.LegacyOptions {
 	return protocol.LegacyOptions{
 		MaxMessageBytes:      tc.MaxMessageBytes,
 		RequireKeys:          tc.Compact,
@@ -216,7 +265,7 @@ func legacyOptions(tc *config.TopicConfig, now time.Time) protocol.LegacyOptions
 		NowMs:                now.UnixMilli(),
 		TimestampBeforeMaxMs: tc.MessageTimestampBeforeMaxMs,
 		TimestampAfterMaxMs:  tc.MessageTimestampAfterMaxMs,
-		Compression:          protocol.Compression{Codec: codec, Level: level},
+		Compression:          topicCompression(tc),
 	}
 }
 

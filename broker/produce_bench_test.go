@@ -79,27 +79,7 @@ func benchConn(b testing.TB, overrides ...string) *conn {
 // benchConnDrain is benchConn with the responses other than Produce's handed to drain.
 func benchConnDrain(b testing.TB, drain func(outFrame), overrides ...string) *conn {
 	b.Helper()
-	cfg, _, err := config.Load("", append([]string{"log.dirs=" + b.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"}, overrides...))
-	if err != nil {
-		b.Fatal(err)
-	}
-	s := New(cfg, zerolog.Nop())
-	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-	defer cancel()
-	if err := s.Start(ctx); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		defer cancel()
-		_ = s.Shutdown(ctx)
-	})
-	if _, err := s.createTopic(ctx, topicSpec{name: "bench", partitions: 1, replicationFactor: 1}, false); err != nil {
-		b.Fatal(err)
-	}
-	client, server := net.Pipe()
-	b.Cleanup(func() { client.Close(); server.Close() })
-	c := newConn(s, server, &listenerState{name: "PLAINTEXT", protocol: "PLAINTEXT"})
+	_, c := testServerConn(b, []topicSpec{{name: "bench", partitions: 1, replicationFactor: 1}}, overrides...)
 	// Responses are discarded, but a Produce answer with an error fails the benchmark: it
 	// would measure the refusal path instead of the append.
 	failed := make(chan string, 1)
@@ -140,6 +120,36 @@ func benchConnDrain(b testing.TB, drain func(outFrame), overrides ...string) *co
 		}
 	})
 	return c
+}
+
+// testServerConn starts a single-node server (shut down at cleanup) with the broker config
+// overrides and the topics, and returns it with a connection whose answers go to its out
+// channel.
+func testServerConn(tb testing.TB, topics []topicSpec, overrides ...string) (*Server, *conn) {
+	tb.Helper()
+	cfg, _, err := config.Load("", append([]string{"log.dirs=" + tb.TempDir(), "listeners=PLAINTEXT://127.0.0.1:0"}, overrides...))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	s := New(cfg, zerolog.Nop())
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := s.Start(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		_ = s.Shutdown(ctx)
+	})
+	for _, spec := range topics {
+		if _, err := s.createTopic(ctx, spec, false); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	client, server := net.Pipe()
+	tb.Cleanup(func() { client.Close(); server.Close() })
+	return s, newConn(s, server, &listenerState{name: "PLAINTEXT", protocol: "PLAINTEXT"})
 }
 
 // produceFrame is a Produce v9 request body (after the size prefix) for bench-0 carrying one

@@ -9,8 +9,11 @@
 //     complete response frame (RequestHeaderVersion, ResponseHeaderVersion,
 //     ParseRequestHeader, AppendResponse, AppendAPIVersionsUnsupported);
 //   - record batches (magic 2): header parsing, the produce-path validation
-//     with Kafka's error codes, in-place header rewrites (base offset, leader
-//     epoch, log-append time with CRC recomputation) and record iteration;
+//     with Kafka's error codes and record errors (keys of a compacted topic,
+//     CreateTime bounds), the rebuild of a batch with a topic's
+//     compression.type (PrepareProduceBatch), in-place header rewrites (base
+//     offset, leader epoch, log-append time with CRC recomputation) and
+//     record iteration;
 //   - message sets of magic 0 and 1 (Produce v0-2, Fetch v0-3; legacy.go has
 //     their layout): validation and conversion to one magic-2 batch as Kafka's
 //     LogValidator does it (ConvertMessageSet), and the way back for a fetch
@@ -47,8 +50,10 @@
 // # Errors
 //
 // Batch validation errors wrap a *kerr.Error (kerr.CorruptMessage,
-// kerr.MessageTooLarge or kerr.InvalidRecord) so that callers can use
-// errors.Is / errors.As to pick the error code for the produce response.
+// kerr.MessageTooLarge, kerr.InvalidRecord or kerr.InvalidTimestamp) so that
+// callers can use errors.Is / errors.As to pick the error code for the
+// produce response; a batch refused for some of its records is a
+// *RecordsError, which also carries Kafka's message and each record's error.
 // Framing and header errors are plain errors: the connection that sent them
 // is to be closed.
 //

@@ -1,6 +1,8 @@
 package protocol
 
 import (
+	"fmt"
+	"math"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -18,6 +20,35 @@ type ValidateOptions struct {
 	// RequireKeys rejects records without a key with INVALID_RECORD, as a
 	// compacted topic (cleanup.policy=compact) must.
 	RequireKeys bool
+	// Timestamps bounds the records' CreateTime timestamps; the zero value
+	// checks nothing.
+	Timestamps TimestampBounds
+}
+
+// TimestampBounds is the range a CreateTime topic accepts record timestamps
+// in: [now-before, now+after], message.timestamp.before.max.ms and
+// .after.max.ms. The zero value, and bounds made with both limits at
+// math.MaxInt64 (Kafka's defaults), check nothing.
+type TimestampBounds struct {
+	on                 bool
+	now, before, after int64
+}
+
+// NewTimestampBounds returns the bounds for a batch appended at nowMs.
+func NewTimestampBounds(nowMs, beforeMaxMs, afterMaxMs int64) TimestampBounds {
+	return TimestampBounds{
+		on:     beforeMaxMs != math.MaxInt64 || afterMaxMs != math.MaxInt64,
+		now:    nowMs,
+		before: beforeMaxMs,
+		after:  afterMaxMs,
+	}
+}
+
+// outside reports whether ts (not -1, "no timestamp") is out of range, with
+// Kafka's arithmetic (LogValidator.recordHasInvalidTimestamp).
+func (b *TimestampBounds) outside(ts int64) bool {
+	diff := b.now - ts
+	return diff > b.before || -diff > b.after
 }
 
 // ValidateProduceBatch validates the records field of one partition of a
@@ -39,13 +70,25 @@ type ValidateOptions struct {
 //   - records: broken framing, decompression failure or a decompressed size
 //     above MaxUncompressedBytes: CORRUPT_MESSAGE; a record count different
 //     from the records present or an offsetDelta different from the record's
-//     index, a record without a key when RequireKeys is set: INVALID_RECORD.
+//     index: INVALID_RECORD;
+//   - record errors, gathered over the whole batch as Kafka's LogValidator
+//     does and returned as a *RecordsError: a record without a key when
+//     RequireKeys is set (INVALID_RECORD), else a timestamp other than -1
+//     outside opts.Timestamps (INVALID_TIMESTAMP, which wins when both kinds
+//     occur).
 //
 // The header is returned (zero only when it could not be read) even with an
 // error, so that a caller can log it. Uncompressed records are walked in
 // place without allocating; compressed ones are decompressed into a pooled
 // buffer with pooled decoders.
 func ValidateProduceBatch(records []byte, opts ValidateOptions) (BatchHeader, error) {
+	_, h, err := PrepareProduceBatch(records, opts, Compression{Codec: CodecProducer})
+	return h, err
+}
+
+// validateBatchHeader makes ValidateProduceBatch's checks of everything but
+// the records.
+func validateBatchHeader(records []byte, opts ValidateOptions) (BatchHeader, error) {
 	switch {
 	case len(records) == 0:
 		return BatchHeader{}, batchErr(kerr.InvalidRecord, "no record batch")
@@ -90,41 +133,55 @@ func ValidateProduceBatch(records []byte, opts ValidateOptions) (BatchHeader, er
 	case h.ProducerID >= 0 && h.BaseSequence < 0:
 		return h, batchErr(kerr.InvalidRecord, "producer id %d with base sequence %d", h.ProducerID, h.BaseSequence)
 	}
+	return h, nil
+}
 
-	data := records[BatchHeaderSize:]
-	if h.Codec() == CodecNone {
-		return h, checkRecords(data, h.NumRecords, opts.RequireKeys)
-	}
-	buf := getDecompressBuffer()
-	defer putDecompressBuffer(buf)
-	out, err := decompressAppend((*buf)[:0], h.Codec(), data, opts.MaxUncompressedBytes)
+// decompressRecords decompresses a compressed batch's records area into
+// *buf (which keeps the grown buffer for the pool).
+func decompressRecords(buf *[]byte, h *BatchHeader, data []byte, limit int) ([]byte, error) {
+	out, err := decompressAppend((*buf)[:0], h.Codec(), data, limit)
 	*buf = out
 	if err != nil {
-		return h, batchErr(kerr.CorruptMessage, "%s records: %v", h.Codec(), err)
+		return nil, batchErr(kerr.CorruptMessage, "%s records: %v", h.Codec(), err)
 	}
-	return h, checkRecords(out, h.NumRecords, opts.RequireKeys)
+	return out, nil
 }
 
 // checkRecords walks the records and checks each offsetDelta is the record's
-// index (and, with requireKeys, that it has a key), then that count records
-// and nothing else are present.
-func checkRecords(data []byte, count int32, requireKeys bool) error {
+// index, then that h.NumRecords records and nothing else are present; then
+// the record errors (missing keys with RequireKeys, timestamps out of
+// opts.Timestamps), gathered over the batch. It returns the largest record
+// timestamp (-1 when none is larger), the batch's maxTimestamp as Kafka
+// computes it.
+func checkRecords(data []byte, h *BatchHeader, opts *ValidateOptions) (int64, error) {
 	it := recordIter{data: data}
 	var seen int32
-	for seen < count && len(it.data) > 0 {
+	maxTS := int64(-1)
+	var rerrs recordErrors
+	for seen < h.NumRecords && len(it.data) > 0 {
 		rv, err := it.next()
 		if err != nil {
-			return err
+			return maxTS, err
 		}
 		if rv.OffsetDelta != seen {
-			return batchErr(kerr.InvalidRecord, "record %d has offsetDelta %d", seen, rv.OffsetDelta)
+			return maxTS, batchErr(kerr.InvalidRecord, "record %d has offsetDelta %d", seen, rv.OffsetDelta)
 		}
-		if requireKeys && rv.Key == nil {
-			return batchErr(kerr.InvalidRecord, "record %d has no key; a compacted topic needs one", seen)
+		ts := h.BaseTimestamp + rv.TimestampDelta
+		maxTS = max(maxTS, ts)
+		switch {
+		case opts.RequireKeys && rv.Key == nil:
+			rerrs.add(kerr.InvalidRecord, seen, "Compacted topic cannot accept message without key")
+		case opts.Timestamps.on && ts != -1 && opts.Timestamps.outside(ts):
+			b := &opts.Timestamps
+			rerrs.add(kerr.InvalidTimestamp, seen, fmt.Sprintf("Timestamp %d of message with offset %d is out of range. The timestamp should be within [%d, %d]",
+				ts, h.BaseOffset+int64(rv.OffsetDelta), b.now-b.before, b.now+b.after))
 		}
 		seen++
 	}
-	return checkCount(count, seen, len(it.data))
+	if err := checkCount(h.NumRecords, seen, len(it.data)); err != nil {
+		return maxTS, err
+	}
+	return maxTS, rerrs.err()
 }
 
 func checkCount(count, seen int32, left int) error {
