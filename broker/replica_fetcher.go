@@ -111,6 +111,10 @@ type fetchState struct {
 	// caughtUp: the last fetch answer found the log at the leader's high watermark (Kafka's
 	// isReplicaInSync for the follower throttle). Touched by the fetcher goroutine only.
 	caughtUp bool
+	// Failures in a row of this partition, and when one was last logged at info (fetcher
+	// goroutine only).
+	failures   int
+	lastLogged time.Time
 }
 
 // throttled reports whether this replica is subject to the follower replication throttle:
@@ -140,7 +144,15 @@ type replicaFetcher struct {
 	delay  map[log.TopicPartition]time.Time // partitions backing off after an error
 	wakeCh chan struct{}
 	client *protocol.Client
+
+	// Failures in a row of the fetcher's requests, and when one was last logged at info:
+	// a leader that cannot be fetched from for long shows in the log, not only at debug.
+	failures   int
+	lastLogged time.Time
 }
+
+// failureLogEvery is how often a fetcher that keeps failing says so at info.
+const failureLogEvery = 10 * time.Second
 
 // add starts fetching p; a partition already here keeps its state while its leader epoch is
 // the same, and starts over (reconciling its log first) in a new one.
@@ -232,13 +244,24 @@ func (f *replicaFetcher) run() {
 		if err == nil && len(fetching) > 0 {
 			err = f.fetchOnce(fetching)
 		}
+		if err == nil && f.failures > 0 {
+			if !f.lastLogged.IsZero() {
+				f.logger.Info().Int("failures_in_a_row", f.failures).Msg("replica fetch works again")
+			}
+			f.failures, f.lastLogged = 0, time.Time{}
+		}
 		if err != nil {
 			if f.client != nil {
 				f.client.Close()
 				f.client = nil
 			}
 			if f.ctx.Err() == nil {
-				f.logger.Debug().Err(err).Msg("replica fetch failed")
+				f.failures++
+				ev := f.logger.Debug()
+				if now := time.Now(); f.failures >= 5 && now.Sub(f.lastLogged) >= failureLogEvery {
+					ev, f.lastLogged = f.logger.Info(), now
+				}
+				ev.Err(err).Int("failures_in_a_row", f.failures).Msg("replica fetch failed")
 			}
 			if !f.sleep(replicaFetchBackoff) {
 				return
@@ -266,14 +289,19 @@ func (f *replicaFetcher) connect() error {
 }
 
 // partitionFailed logs a partition's failure (retriable ones, such as a leadership move that
-// the next LeaderAndIsr settles, at debug) and backs it off.
-func (f *replicaFetcher) partitionFailed(tp log.TopicPartition, err error, what string) {
+// the next LeaderAndIsr settles, at debug unless they go on) and backs it off.
+func (f *replicaFetcher) partitionFailed(st *fetchState, err error, what string) {
+	tp := st.p.tp
+	st.failures++
 	ev := f.logger.Warn()
 	var ke *kerr.Error
 	if errors.As(err, &ke) && ke.Retriable {
 		ev = f.logger.Debug()
+		if now := time.Now(); st.failures >= 5 && now.Sub(st.lastLogged) >= failureLogEvery {
+			ev, st.lastLogged = f.logger.Info(), now
+		}
 	}
-	ev.Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Msg(what)
+	ev.Err(err).Str("topic", tp.Topic).Int32("partition", tp.Partition).Int("failures_in_a_row", st.failures).Msg(what)
 	f.backoff(tp)
 }
 
@@ -292,7 +320,7 @@ func (f *replicaFetcher) reconcile(states []*fetchState) error {
 		if !ok {
 			// No epoch to ask about: Kafka cuts to the high watermark.
 			if err := f.truncate(st, p.highWatermark(), true, "no leader epoch in the follower's cache; truncating to the high watermark"); err != nil {
-				f.partitionFailed(p.tp, err, "truncating follower log")
+				f.partitionFailed(st, err, "truncating follower log")
 			}
 			continue
 		}
@@ -329,16 +357,16 @@ func (f *replicaFetcher) reconcile(states []*fetchState) error {
 			}
 			delete(asked, tp)
 			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
-				f.partitionFailed(tp, err, "OffsetForLeaderEpoch to the leader failed")
+				f.partitionFailed(st, err, "OffsetForLeaderEpoch to the leader failed")
 				continue
 			}
 			if err := f.truncateToEpochEnd(st, rp.LeaderEpoch, rp.EndOffset, "offset for leader epoch"); err != nil {
-				f.partitionFailed(tp, err, "truncating follower log")
+				f.partitionFailed(st, err, "truncating follower log")
 			}
 		}
 	}
-	for tp := range asked {
-		f.partitionFailed(tp, errors.New("partition missing from the answer"), "OffsetForLeaderEpoch to the leader failed")
+	for _, st := range asked {
+		f.partitionFailed(st, errors.New("partition missing from the answer"), "OffsetForLeaderEpoch to the leader failed")
 	}
 	return nil
 }
@@ -477,7 +505,9 @@ func (f *replicaFetcher) fetchOnce(states []*fetchState) error {
 			}
 			f.m.metrics.ReplicationBytesIn(len(rp.RecordBatches))
 			if err := f.apply(a, rp); err != nil {
-				f.partitionFailed(tp, err, "replica fetch partition failed")
+				f.partitionFailed(a.st, err, "replica fetch partition failed")
+			} else {
+				a.st.failures, a.st.lastLogged = 0, time.Time{}
 			}
 		}
 	}

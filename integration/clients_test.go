@@ -21,7 +21,7 @@ func newClient(t testing.TB, b *Broker, opts ...kgo.Opt) *kgo.Client {
 		kgo.ClientID("kbroker-it"),
 		kgo.DialTimeout(5 * time.Second),
 		kgo.RetryTimeout(30 * time.Second),
-		kgo.WithLogger(kgo.BasicLogger(logs, kgo.LogLevelWarn, nil)),
+		kgo.WithLogger(kgo.BasicLogger(logs, kgo.LogLevelInfo, func() string { return time.Now().UTC().Format("15:04:05.000 ") })),
 	}
 	cl, err := kgo.NewClient(append(base, opts...)...)
 	if err != nil {
@@ -31,7 +31,7 @@ func newClient(t testing.TB, b *Broker, opts ...kgo.Opt) *kgo.Client {
 		cl.Close()
 		if t.Failed() {
 			if s := logs.String(); s != "" {
-				t.Logf("kgo client log:\n%s", s)
+				t.Logf("kgo client log (info):\n%s", tail(s, 20000))
 			}
 		}
 	})
