@@ -31,6 +31,13 @@ const txnTopic = "__transaction_state"
 // writeTxnMarkersVersion is what this broker sends (and Kafka 3.9 brokers send).
 const writeTxnMarkersVersion = 1
 
+// endTxnWaitMs bounds how long an EndTxn answer waits for the transaction's markers and
+// completion record (txn.Config.EndTxnWaitMs): a producer's next transaction then starts
+// without meeting CONCURRENT_TRANSACTIONS, and its commit returns once the transaction is
+// visible to read_committed consumers. Kafka answers as soon as the prepare record is
+// written; the answer is the same either way.
+const endTxnWaitMs = 100
+
 // startTxns builds the transaction coordinator, starts its driver and loads the
 // __transaction_state partitions this broker leads.
 func (s *Server) startTxns() {
@@ -47,6 +54,7 @@ func (s *Server) startTxns() {
 		IDExpirationMs:          int64(s.cfg.TransactionalIDExpirationMs),
 		AbortTimedOutIntervalMs: int64(s.cfg.TransactionAbortTimedOutTransactionCleanupIntervalMs),
 		RemoveExpiredIntervalMs: int64(s.cfg.TransactionRemoveExpiredTransactionCleanupIntervalMs),
+		EndTxnWaitMs:            endTxnWaitMs,
 	}
 	s.peers = newPeers(s)
 	l := internalLog{s: s, topic: txnTopic, timeout: time.Duration(s.cfg.RequestTimeoutMs) * time.Millisecond}

@@ -16,6 +16,9 @@ type markerJob struct {
 	producerEp  int16
 	outstanding int              // WriteMarkers in flight
 	retry       []TopicPartition // partitions to try again after the backoff
+	// answer is the EndTxn answer held back until the completion is written (or
+	// Config.EndTxnWaitMs passes): nil once given.
+	answer func(code int16)
 }
 
 // endTxnRequest is Kafka's handleEndTransaction.
@@ -80,7 +83,7 @@ func (m *Machine) endTransaction(txnID string, producerID int64, epoch int16, co
 				done(code)
 				return
 			}
-			m.afterPrepare(t, cepoch, producerID, epoch, commit, done)
+			m.afterPrepare(t, cepoch, producerID, epoch, commit, fromClient, done)
 		})
 	case CompleteCommit:
 		if commit {
@@ -113,9 +116,14 @@ func (m *Machine) endTransaction(txnID string, producerID int64, epoch int16, co
 	}
 }
 
-// afterPrepare runs once PrepareCommit/PrepareAbort is written: the client is answered and
-// the markers go out (Kafka's sendTxnMarkersCallback).
-func (m *Machine) afterPrepare(t *txnMeta, cepoch int32, producerID int64, epoch int16, commit bool, done func(int16)) {
+// afterPrepare runs once PrepareCommit/PrepareAbort is written: the markers go out (Kafka's
+// sendTxnMarkersCallback) and the client is answered. Kafka answers at once; with
+// Config.EndTxnWaitMs a client's answer waits, that long at most, for the completion
+// record, so that its next transaction does not find this one still completing
+// (CONCURRENT_TRANSACTIONS, which clients retry after 20 ms) and a read_committed consumer
+// sees the transaction by the time the producer's commit returns. The answer is success
+// either way: the transaction is decided once its prepare record is written.
+func (m *Machine) afterPrepare(t *txnMeta, cepoch int32, producerID int64, epoch int16, commit, fromClient bool, done func(int16)) {
 	switch {
 	case !m.current(t, cepoch):
 		done(errNotCoordinator)
@@ -138,8 +146,24 @@ func (m *Machine) afterPrepare(t *txnMeta, cepoch int32, producerID int64, epoch
 		done(m.illegal(err))
 		return
 	}
-	done(errNone)
 	m.startMarkers(t, cepoch, commit, tr)
+	if job := t.markers; fromClient && m.cfg.EndTxnWaitMs > 0 && job != nil {
+		job.answer = done
+		m.arm(TimerKey{Kind: TimerAnswerEnd, TxnID: t.id}, m.cfg.EndTxnWaitMs)
+		return
+	}
+	done(errNone)
+}
+
+// answerEnd gives a completion's held-back EndTxn answer, if any.
+func (m *Machine) answerEnd(job *markerJob) {
+	if job == nil || job.answer == nil {
+		return
+	}
+	answer := job.answer
+	job.answer = nil
+	m.cancel(TimerKey{Kind: TimerAnswerEnd, TxnID: job.t.id})
+	answer(errNone)
 }
 
 // startMarkers begins completing a transaction (Kafka's addTxnMarkersToSend).
@@ -147,6 +171,7 @@ func (m *Machine) startMarkers(t *txnMeta, cepoch int32, commit bool, complete t
 	job := &markerJob{t: t, epoch: cepoch, commit: commit, complete: complete, producerID: t.producerID, producerEp: t.epoch}
 	if t.markers != nil {
 		m.logger.Info().Str("transactional_id", t.id).Msg("replacing a pending transaction completion")
+		m.answerEnd(t.markers)
 	}
 	t.markers = job
 	m.cancel(TimerKey{Kind: TimerRetryMarkers, TxnID: t.id})
@@ -195,6 +220,7 @@ func (m *Machine) markersWritten(job *markerJob, e MarkersWritten) {
 			m.logger.Info().Str("transactional_id", t.id).Str("topic", tp.Topic).Int32("partition", tp.Partition).
 				Int16("error", code).Msg("transaction marker refused; no more markers are sent")
 			t.markers = nil
+			m.answerEnd(job)
 			return
 		case errUnknownTopicPartition, kerr.NotLeaderForPartition.Code, kerr.NotEnoughReplicas.Code,
 			kerr.NotEnoughReplicasAfterAppend.Code, kerr.RequestTimedOut.Code, kerr.KafkaStorageError.Code:
@@ -237,6 +263,7 @@ func (m *Machine) writeCompletion(job *markerJob) {
 		switch code {
 		case errNone:
 			t.markers = nil
+			m.answerEnd(job)
 			m.logger.Info().Str("transactional_id", t.id).Int64("producer_id", t.producerID).Int16("epoch", t.epoch).
 				Str("state", t.state.String()).Msg("transaction completed")
 		case errNotAvailable:
@@ -245,6 +272,7 @@ func (m *Machine) writeCompletion(job *markerJob) {
 			}
 		default:
 			t.markers = nil
+			m.answerEnd(job)
 		}
 	})
 }

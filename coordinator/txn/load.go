@@ -54,6 +54,7 @@ func (m *Machine) forget(p int32) {
 		if t.partition != p {
 			continue
 		}
+		m.answerEnd(t.markers) // the transaction is decided: the new leader completes it
 		t.markers = nil
 		m.cancel(TimerKey{Kind: TimerRetryMarkers, TxnID: id})
 		m.cancel(TimerKey{Kind: TimerRetryComplete, TxnID: id})

@@ -18,6 +18,9 @@ type Config struct {
 	// RetryBackoffMs is the wait before markers whose leader was not reachable, or a
 	// completion record that could not be written, are tried again.
 	RetryBackoffMs int64
+	// EndTxnWaitMs is how long a client's EndTxn answer may wait for the transaction's
+	// markers and completion record; 0 answers once the prepare record is written, as Kafka.
+	EndTxnWaitMs int64
 }
 
 // Error codes used here, by name.
@@ -104,6 +107,7 @@ const (
 	TimerExpireIDs                          // periodic: remove idle transactional ids
 	TimerRetryMarkers                       // an id's markers that are to be tried again
 	TimerRetryComplete                      // an id's completion record that is to be written again
+	TimerAnswerEnd                          // an id's EndTxn answer is due even though its completion is not written
 )
 
 // TimerKey names one timer.
@@ -402,6 +406,10 @@ func (m *Machine) timerFired(e TimerFired) {
 	case TimerRetryComplete:
 		if t := m.txns[e.Key.TxnID]; t != nil && t.markers != nil {
 			m.writeCompletion(t.markers)
+		}
+	case TimerAnswerEnd:
+		if t := m.txns[e.Key.TxnID]; t != nil {
+			m.answerEnd(t.markers)
 		}
 	}
 }

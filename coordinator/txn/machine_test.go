@@ -377,3 +377,46 @@ func TestNotCoordinator(t *testing.T) {
 		t.Fatalf("init for partition 1: %s", errName(r.Err))
 	}
 }
+
+// TestEndTxnAnswerWaitsForCompletion: with EndTxnWaitMs a client's EndTxn is answered once
+// the completion record is written, or after EndTxnWaitMs, or when the partition is
+// unloaded; always with success, as the prepare record decided the transaction. A
+// coordinator-initiated abort (InitProducerId during a transaction) is not held.
+func TestEndTxnAnswerWaitsForCompletion(t *testing.T) {
+	wait := func(c *Config) { c.EndTxnWaitMs = 100 }
+	runScripts(t, []scriptCase{
+		{name: "answered when the completion is written", cfg: wait, ops: []op{
+			initPID(1, 60000), add(2, 1000, 0, a0, b0),
+			holdMarkers(),
+			end(3, 1000, 0, true), parked(3),
+			wantTxn(PrepareCommit, 1000, 0, a0, b0),
+			releaseMarkers(),
+			wantTxn(CompleteCommit, 1000, 0), wantErr(3, 0),
+			advance(200), wantAppends(4),
+		}},
+		{name: "answered after the wait when markers cannot be written", cfg: wait, ops: []op{
+			initPID(1, 60000), add(2, 1000, 0, a0),
+			markerErrs(a0, kerr.NotLeaderForPartition.Code, kerr.NotLeaderForPartition.Code, kerr.NotLeaderForPartition.Code),
+			end(3, 1000, 0, false), parked(3),
+			advance(99), parked(3),
+			advance(1), wantErr(3, 0), wantTxn(PrepareAbort, 1000, 0, a0),
+			advance(300), wantTxn(CompleteAbort, 1000, 0),
+		}},
+		{name: "answered when the partition is unloaded", cfg: wait, ops: []op{
+			initPID(1, 60000), add(2, 1000, 0, a0),
+			holdMarkers(),
+			end(3, 1000, 0, true), parked(3),
+			unload(), wantErr(3, 0),
+		}},
+		{name: "answered when the completion record cannot be written", cfg: wait, ops: []op{
+			initPID(1, 60000), add(2, 1000, 0, a0),
+			holdMarkers(), end(3, 1000, 0, true), parked(3),
+			failAppends(kerr.NotLeaderForPartition.Code), releaseMarkers(),
+			wantErr(3, 0),
+		}},
+		{name: "without the wait, answered at the prepare", ops: []op{
+			initPID(1, 60000), add(2, 1000, 0, a0),
+			holdMarkers(), end(3, 1000, 0, true), wantErr(3, 0),
+		}},
+	})
+}
