@@ -7,9 +7,9 @@ package broker
 // prepare record; this broker answers after the completion record, or 100 ms after the
 // prepare record if the markers take longer (endTxnWaitMs), with the same answer: the
 // producer's next transaction then does not meet CONCURRENT_TRANSACTIONS, and a
-// read_committed consumer sees the transaction once the commit returns. Without a transaction the answer is
-// INVALID_TXN_STATE; a retry of a completed commit (or abort) is NONE; v0-1 get
-// INVALID_PRODUCER_EPOCH instead of PRODUCER_FENCED.
+// read_committed consumer sees the transaction once the commit returns. Without a
+// transaction the answer is INVALID_TXN_STATE; a retry of a completed commit (or abort) is
+// NONE; v0-1 get INVALID_PRODUCER_EPOCH instead of PRODUCER_FENCED.
 
 import (
 	"github.com/twmb/franz-go/pkg/kmsg"
