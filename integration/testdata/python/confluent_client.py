@@ -21,7 +21,10 @@ from confluent_kafka import Consumer, KafkaException, Producer
 
 
 def produce(bootstrap, topic, n, codec):
-    p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec})
+    # librdkafka sends a batch uncompressed when compressing does not make it smaller, which
+    # a batch of one or two records caught by a short linger can be: linger long enough for
+    # every record to be batched, so that the test sees the codec applied.
+    p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 200})
     errors = []
 
     def report(err, msg):
