@@ -151,6 +151,10 @@ func newBroker(t testing.TB, opts brokerOpts) *Broker {
 	}
 	b := &Broker{t: t, port: freePort(t), dir: opts.dir, opts: opts, out: &syncBuffer{}, errs: &syncBuffer{}}
 	t.Cleanup(func() {
+		if t.Failed() && os.Getenv("KBROKER_IT_STACKS") != "" && b.signal(syscall.SIGQUIT) {
+			// The Go runtime writes every goroutine's stack to stderr and exits.
+			_, _ = b.waitExit(5 * time.Second)
+		}
 		b.Kill()
 		if t.Failed() {
 			t.Logf("broker output (port %d, dir %s):\n%s", b.port, b.dir, b.out.String())
@@ -159,15 +163,35 @@ func newBroker(t testing.TB, opts brokerOpts) *Broker {
 	return b
 }
 
-// freePort asks the kernel for a free TCP port on 127.0.0.1.
+// portsGiven are the ports freePort has handed out in this test process: the kernel may
+// offer a port again once its probe listener is closed, before the broker it was meant for
+// binds it, and two brokers of one cluster must never be given the same port.
+var portsGiven = struct {
+	sync.Mutex
+	m map[int]bool
+}{m: map[int]bool{}}
+
+// freePort asks the kernel for a free TCP port on 127.0.0.1 that no other broker of this
+// test process was given.
 func freePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("free port: %v", err)
+	for range 100 {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("free port: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		portsGiven.Lock()
+		given := portsGiven.m[port]
+		portsGiven.m[port] = true
+		portsGiven.Unlock()
+		if !given {
+			return port
+		}
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	t.Fatal("free port: the kernel kept offering ports already given")
+	return 0
 }
 
 // args is the broker's command line.
