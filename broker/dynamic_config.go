@@ -227,7 +227,7 @@ func (s *Server) incrementalBrokerOverrides(ctx context.Context, resource string
 		case kmsg.IncrementalAlterConfigOpDelete:
 			delete(next, op.Name)
 		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
-			if !isBrokerListKey(op.Name) {
+			if !isListKey(config.ScopeBroker, op.Name) {
 				return nil, fmt.Errorf("%w: Invalid config value for resource ConfigResource(type=BROKER, name='%s'): %s is not a list config; APPEND and SUBTRACT apply to lists only", kerr.InvalidRequest, resource, op.Name)
 			}
 			base, ok := next[op.Name]
@@ -240,15 +240,6 @@ func (s *Server) incrementalBrokerOverrides(ctx context.Context, resource string
 		}
 	}
 	return next, nil
-}
-
-func isBrokerListKey(name string) bool {
-	for _, k := range config.Keys() {
-		if k.Scope == config.ScopeBroker && k.Name == name {
-			return k.Type == config.TypeList
-		}
-	}
-	return false
 }
 
 // currentValue is the value of name among entries, "" when it has none.

@@ -89,7 +89,7 @@ func (s *Server) incrementalOverrides(name string, ops []kmsg.IncrementalAlterCo
 		case kmsg.IncrementalAlterConfigOpDelete:
 			delete(next, op.Name)
 		case kmsg.IncrementalAlterConfigOpAppend, kmsg.IncrementalAlterConfigOpSubtract:
-			if !isListKey(op.Name) {
+			if !isListKey(config.ScopeTopic, op.Name) {
 				return nil, fmt.Errorf("%w: %s is not a list config; APPEND and SUBTRACT apply to lists only", kerr.InvalidConfig, op.Name)
 			}
 			cur, ok := next[op.Name]
@@ -104,9 +104,10 @@ func (s *Server) incrementalOverrides(name string, ops []kmsg.IncrementalAlterCo
 	return next, nil
 }
 
-func isListKey(name string) bool {
+// isListKey reports whether name is a list-typed key of scope (APPEND and SUBTRACT apply).
+func isListKey(scope config.Scope, name string) bool {
 	for _, k := range config.Keys() {
-		if k.Scope == config.ScopeTopic && k.Name == name {
+		if k.Scope == scope && k.Name == name {
 			return k.Type == config.TypeList
 		}
 	}
