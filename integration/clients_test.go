@@ -28,6 +28,7 @@ func newClient(t testing.TB, b *Broker, opts ...kgo.Opt) *kgo.Client {
 		t.Fatalf("kgo client: %v", err)
 	}
 	t.Cleanup(func() {
+		dumpTestStacks(t)
 		cl.Close()
 		if t.Failed() {
 			if s := logs.String(); s != "" {
