@@ -11,6 +11,12 @@ package broker
 //     UpdateMetadata in cluster mode; this broker on a single node), so the controller is a live
 //     broker in the list and admin clients send CreateTopics and friends there; the cluster id
 //     comes from the metadata store.
+//   - A topic this broker has from LeaderAndIsr but not yet from UpdateMetadata (no partition
+//     states) is not known here yet, as in Kafka, whose metadata cache only UpdateMetadata
+//     fills: it is left out of the all-topics list and answered as an unknown topic, an error
+//     the clients retry within milliseconds. Answered as a topic without partitions and no
+//     error, a client (franz-go) takes the load as complete and asks again only at
+//     metadata.max.age.ms, minutes later.
 //   - v10+ returns stable topic ids and accepts topics named by id (v12).
 //   - Authorization (authorizer on), as KafkaApis: listing all topics leaves out those without
 //     DESCRIBE; a named topic without DESCRIBE gets TOPIC_AUTHORIZATION_FAILED; auto-creation
@@ -55,7 +61,7 @@ func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (
 	allTopics := req.Topics == nil || (rc.version() == 0 && len(req.Topics) == 0)
 	if allTopics {
 		for _, t := range s.cache.all() {
-			if rc.allowed(opDescribe, resTopic, t.name) {
+			if len(t.partitions) > 0 && rc.allowed(opDescribe, resTopic, t.name) {
 				resp.Topics = append(resp.Topics, withOps(s.metadataTopic(t)))
 			}
 		}
@@ -67,7 +73,7 @@ func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (
 		var ok bool
 		if rt.Topic == nil {
 			t, ok = s.cache.topicByID(rt.TopicID)
-			if !ok {
+			if !ok || len(t.partitions) == 0 {
 				mt := kmsg.NewMetadataResponseTopic()
 				mt.TopicID = rt.TopicID
 				mt.ErrorCode = kerr.UnknownTopicID.Code
@@ -77,6 +83,7 @@ func (s *Server) handleMetadata(rc *requestContext, req *kmsg.MetadataRequest) (
 			}
 		} else {
 			t, ok = s.cache.topic(*rt.Topic)
+			ok = ok && len(t.partitions) > 0 // see the doc comment: not yet known here
 		}
 		name := ""
 		if ok {

@@ -150,8 +150,5 @@ func (s *Server) topicConfigFor(ctx context.Context, topic string) (config.Topic
 
 // ensureTopicInCache adds a topic the controller told us about before UpdateMetadata did.
 func (s *Server) ensureTopicInCache(topic string, id [16]byte, overrides map[string]string, tc config.TopicConfig) {
-	if _, ok := s.cache.topic(topic); ok {
-		return
-	}
-	s.cache.put(&topicMeta{name: topic, id: id, internal: isInternalTopic(topic), overrides: overrides, config: tc})
+	s.cache.swap(nil, &topicMeta{name: topic, id: id, internal: isInternalTopic(topic), overrides: overrides, config: tc})
 }

@@ -44,21 +44,28 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 			s.metrics.ForgetTopic(ts.Topic)
 			continue
 		}
-		var nt topicMeta
-		if t, ok := s.cache.topic(ts.Topic); ok && t.id == ts.TopicID {
-			nt = *t
-			nt.partitions = append([]partitionMeta(nil), t.partitions...)
-		} else {
-			tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
-			nt = topicMeta{name: ts.Topic, id: ts.TopicID, internal: isInternalTopic(ts.Topic), overrides: overrides, config: tc}
-		}
-		for _, ps := range ts.PartitionStates {
-			for int(ps.Partition) >= len(nt.partitions) {
-				nt.partitions = append(nt.partitions, partitionMeta{leader: -1})
+		for {
+			var nt topicMeta
+			t, ok := s.cache.topic(ts.Topic)
+			if ok && t.id == ts.TopicID {
+				nt = *t
+				nt.partitions = append([]partitionMeta(nil), t.partitions...)
+			} else {
+				tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
+				nt = topicMeta{name: ts.Topic, id: ts.TopicID, internal: isInternalTopic(ts.Topic), overrides: overrides, config: tc}
 			}
-			nt.partitions[ps.Partition] = partitionMeta{leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, replicas: ps.Replicas, isr: ps.ISR, offline: ps.OfflineReplicas}
+			for _, ps := range ts.PartitionStates {
+				for int(ps.Partition) >= len(nt.partitions) {
+					nt.partitions = append(nt.partitions, partitionMeta{leader: -1})
+				}
+				nt.partitions[ps.Partition] = partitionMeta{leader: ps.Leader, leaderEpoch: ps.LeaderEpoch, replicas: ps.Replicas, isr: ps.ISR, offline: ps.OfflineReplicas}
+			}
+			// A config change or LeaderAndIsr that published the topic since it was
+			// read makes this copy stale: read it again.
+			if s.cache.swap(t, &nt) {
+				break
+			}
 		}
-		s.cache.put(&nt)
 	}
 	return resp, nil
 }

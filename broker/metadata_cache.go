@@ -158,6 +158,24 @@ func (c *metadataCache) topicByID(id [16]byte) (*topicMeta, bool) {
 func (c *metadataCache) put(t *topicMeta) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	c.putLocked(t)
+}
+
+// swap publishes t in place of old, the value read before t was made from it (nil: the topic
+// was absent), and reports whether it did: false when another writer (UpdateMetadata,
+// LeaderAndIsr, a config change) replaced the topic meanwhile, whose change a put of t would
+// have undone. The caller reads the topic again and retries.
+func (c *metadataCache) swap(old, t *topicMeta) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.topics[t.name] != old {
+		return false
+	}
+	c.putLocked(t)
+	return true
+}
+
+func (c *metadataCache) putLocked(t *topicMeta) {
 	old, ok := c.topics[t.name]
 	if ok {
 		delete(c.byID, old.id)

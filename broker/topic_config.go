@@ -44,13 +44,18 @@ func (s *Server) alterTopicConfig(ctx context.Context, name string, next map[str
 
 // applyTopicConfig publishes a topic's new overrides to the cache and its hosted partitions.
 func (s *Server) applyTopicConfig(name string, overrides map[string]string, tc config.TopicConfig) {
-	t, ok := s.cache.topic(name)
-	if !ok {
-		return
+	var nt topicMeta
+	for {
+		t, ok := s.cache.topic(name)
+		if !ok {
+			return
+		}
+		nt = *t
+		nt.overrides, nt.config = overrides, tc
+		if s.cache.swap(t, &nt) {
+			break
+		}
 	}
-	nt := *t
-	nt.overrides, nt.config = overrides, tc
-	s.cache.put(&nt)
 	for i := range nt.partitions {
 		if p, ok := s.rm.get(name, int32(i)); ok {
 			cfg := tc
