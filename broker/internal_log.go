@@ -5,7 +5,10 @@ package broker
 // partition's normal append path, as a coordinator-origin append (producer sequences are not
 // checked, so the group coordinator's transactional offset commits may all carry sequence
 // 0, as Kafka writes them), and are answered once the high watermark covers them (acks=all);
-// loading reads a partition from its log start to the high watermark.
+// loading reads a partition from its log start to its log end, as Kafka's loaders do: a
+// broker that has just become leader may not yet know that the old leader's last records were
+// committed (its high watermark lags until its followers fetch again), yet they are the
+// partition's now, and a load to the high watermark would forget acknowledged state.
 
 import (
 	"context"
@@ -68,16 +71,16 @@ func (l internalLog) Read(partition int32, offset int64, maxBytes int) ([]byte, 
 	if !ok {
 		return nil, -1, fmt.Errorf("%w: %s-%d is not hosted here", kerr.NotLeaderForPartition, l.topic, partition)
 	}
-	hw := p.highWatermark()
+	end := p.log.LogEndOffset()
 	if start := p.log.LogStartOffset(); offset < start {
 		offset = start
 	}
-	if offset >= hw {
-		return nil, hw, nil
+	if offset >= end {
+		return nil, end, nil
 	}
-	res, err := p.log.Read(offset, int32(min(maxBytes, 1<<30)), hw, true)
+	res, err := p.log.Read(offset, int32(min(maxBytes, 1<<30)), end, true)
 	if err != nil {
-		return nil, hw, err
+		return nil, end, err
 	}
-	return res.Data, hw, nil
+	return res.Data, end, nil
 }

@@ -18,9 +18,11 @@ type Log interface {
 	// partition's normal append path and returns once it is committed.
 	Append(ctx context.Context, partition int32, batch []byte) error
 	// Read returns whole batches of a partition from offset (or from the log start when
-	// offset is below it), at most about maxBytes but at least one batch, below the high
-	// watermark; and the high watermark.
-	Read(partition int32, offset int64, maxBytes int) (data []byte, highWatermark int64, err error)
+	// offset is below it), at most about maxBytes but at least one batch, below the log end;
+	// and the log end offset. A load reads to the log end, not the high watermark, as Kafka's
+	// loaders do: a new leader's high watermark lags until its followers fetch again, and
+	// the old leader's last records, which it may have acknowledged, are the partition's.
+	Read(partition int32, offset int64, maxBytes int) (data []byte, logEnd int64, err error)
 }
 
 // ErrClosed is returned by calls made after the driver stopped.
@@ -156,11 +158,11 @@ func (c *Coordinator) load(partition int32) (PartitionLoaded, error) {
 	snap := newSnapshot()
 	offset := int64(0)
 	for {
-		data, hw, err := c.log.Read(partition, offset, c.loadBuf)
+		data, end, err := c.log.Read(partition, offset, c.loadBuf)
 		if err != nil {
 			return PartitionLoaded{}, err
 		}
-		if len(data) == 0 || offset >= hw {
+		if len(data) == 0 || offset >= end {
 			break
 		}
 		next, err := forEachRecord(data, snap.applyRecord)

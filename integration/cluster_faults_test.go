@@ -15,6 +15,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"kbroker/coordinator"
 )
 
 // minISR2 is the topic config min.insync.replicas=2.
@@ -435,6 +437,42 @@ func (c *testCluster) coordinatorAnswers(group string) (int32, []string) {
 	return best, odd
 }
 
+// sameOffsetsPartition returns a group name starting with prefix whose __consumer_offsets
+// partition (of the harness's offsets.topic.num.partitions=10) is group's.
+func sameOffsetsPartition(group, prefix string) string {
+	for i := 0; ; i++ {
+		name := fmt.Sprintf("%s-%d", prefix, i)
+		if coordinator.PartitionFor(name, 10) == coordinator.PartitionFor(group, 10) {
+			return name
+		}
+	}
+}
+
+// commitOffsetTo commits offset for topic/partition in group, which has no members, with an
+// OffsetCommit sent to broker id (its coordinator), failing the test unless it is accepted.
+func (c *testCluster) commitOffsetTo(t testing.TB, id int32, group, topic string, partition int32, offset int64) {
+	t.Helper()
+	req := kmsg.NewPtrOffsetCommitRequest()
+	req.Group, req.Generation = group, -1
+	rt := kmsg.NewOffsetCommitRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewOffsetCommitRequestTopicPartition()
+	rp.Partition, rp.Offset = partition, offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := c.request(id, req, 10*time.Second)
+	if err != nil {
+		t.Fatalf("OffsetCommit %s on broker %d: %v", group, id, err)
+	}
+	for _, rt := range resp.(*kmsg.OffsetCommitResponse).Topics {
+		for _, rp := range rt.Partitions {
+			if err := kerr.ErrorForCode(rp.ErrorCode); err != nil {
+				t.Fatalf("OffsetCommit %s on broker %d: %s-%d: %v", group, id, rt.Topic, rp.Partition, err)
+			}
+		}
+	}
+}
+
 // waitCoordinatorAgreed waits until every live broker answers FindCoordinator for group with
 // coord. Brokers apply the controller's UpdateMetadata one after another, so right after a
 // failover one may still answer COORDINATOR_NOT_AVAILABLE (the old leader is no longer live)
@@ -567,6 +605,11 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 		}
 	}
 
+	// A commit acknowledged just before the kill: the followers hold it, but their high
+	// watermark still lags (they learn it from their next fetch, up to 500 ms later), so
+	// the new coordinator must load its log to the end, not to its high watermark.
+	late := sameOffsetsPartition(group, "late-group")
+	c.commitOffsetTo(t, coord, late, topic, 0, 7)
 	killed := time.Now()
 	c.kill(coord)
 	var moved int32
@@ -593,6 +636,9 @@ func TestClusterGroupCoordinatorFailover(t *testing.T) {
 		if after[p] != o {
 			t.Errorf("partition %d: committed %d before the coordinator died, %d after", p, o, after[p])
 		}
+	}
+	if got, err := c.fetchCommittedFrom(moved, late, topic, 1); err != nil || got[0] != 7 {
+		t.Errorf("group %s (same __consumer_offsets partition) committed 7 just before the kill; the new coordinator has %v (%v)", late, got, err)
 	}
 	adm := kadm.NewClient(c.client(t))
 	var viaAdmin map[int32]int64

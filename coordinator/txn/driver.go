@@ -21,9 +21,11 @@ type Log interface {
 	// have it (acks=all).
 	Append(ctx context.Context, partition int32, batch []byte) error
 	// Read returns whole batches of a partition from offset (or from the log start when
-	// offset is below it), at most about maxBytes but at least one batch, below the high
-	// watermark; and the high watermark.
-	Read(partition int32, offset int64, maxBytes int) (data []byte, highWatermark int64, err error)
+	// offset is below it), at most about maxBytes but at least one batch, below the log end;
+	// and the log end offset. A load reads to the log end, not the high watermark, as Kafka's
+	// loaders do: a new leader's high watermark lags until its followers fetch again, and
+	// the old leader's last records, which it may have acknowledged, are the partition's.
+	Read(partition int32, offset int64, maxBytes int) (data []byte, logEnd int64, err error)
 }
 
 // MarkerWriter writes transaction markers at the leaders of their partitions
@@ -185,11 +187,11 @@ func (c *Coordinator) load(partition, epoch int32) (PartitionLoaded, error) {
 	l := newLoader(partition)
 	offset := int64(0)
 	for {
-		data, hw, err := c.log.Read(partition, offset, c.loadBuf)
+		data, end, err := c.log.Read(partition, offset, c.loadBuf)
 		if err != nil {
 			return PartitionLoaded{}, err
 		}
-		if len(data) == 0 || offset >= hw {
+		if len(data) == 0 || offset >= end {
 			break
 		}
 		next, err := coordinator.ForEachBatchRecord(data, l.apply)

@@ -54,7 +54,7 @@ def old(bootstrap, fallback):
 
 
 def produce(bootstrap, topic, n, codec, fallback, ts0):
-    p = Producer(dict(old(bootstrap, fallback), **{"compression.codec": codec, "linger.ms": 20}))
+    p = Producer(dict(old(bootstrap, fallback), **{"compression.codec": codec, "linger.ms": 200}))
     errors = []
 
     def report(err, msg):
