@@ -17,14 +17,16 @@ import json
 import sys
 import time
 
+from topic_ready import wait_for_partitions
 from confluent_kafka import Consumer, KafkaException, Producer
 
 
 def produce(bootstrap, topic, n, codec):
-    # librdkafka sends a batch uncompressed when compressing does not make it smaller, which
-    # a batch of one or two records caught by a short linger can be: linger long enough for
-    # every record to be batched, so that the test sees the codec applied.
+    # librdkafka sends a batch uncompressed when compressing does not make it smaller, which a
+    # batch of one record can be: the partitions are known before the first record and the
+    # linger is long enough for every record to be batched (topic_ready.py).
     p = Producer({"bootstrap.servers": bootstrap, "compression.type": codec, "linger.ms": 200})
+    wait_for_partitions(p, topic)
     errors = []
 
     def report(err, msg):

@@ -23,6 +23,7 @@ import re
 import sys
 import time
 
+from topic_ready import wait_for_partitions
 from confluent_kafka import Consumer, KafkaException, Producer, TopicPartition, OFFSET_BEGINNING
 
 
@@ -55,6 +56,7 @@ def old(bootstrap, fallback):
 
 def produce(bootstrap, topic, n, codec, fallback, ts0):
     p = Producer(dict(old(bootstrap, fallback), **{"compression.codec": codec, "linger.ms": 200}))
+    wait_for_partitions(p, topic)
     errors = []
 
     def report(err, msg):
