@@ -365,6 +365,18 @@ func TestAutoRebalance(t *testing.T) {
 	c.wantState("t", 0, 2, []int32{2})
 	c.kill(1)
 	c.register(1)
+	// The controller learns of the new registration from a ZooKeeper watch: until it has,
+	// broker 1 is ineligible for the ISR (INELIGIBLE_REPLICA).
+	eventually(t, "broker 1 registered again and not shutting down", func() error {
+		ok, err := call(context.Background(), rc.Controller, func(t *term) (bool, error) {
+			b, known := t.brokers[1]
+			return known && b.Epoch == c.epochs[1] && !t.shuttingDown[1], nil
+		})
+		if err == nil && !ok {
+			err = errors.New("not yet")
+		}
+		return err
+	})
 	settle(t, rc)
 	for p := int32(0); p < 2; p++ {
 		st, v := c.state("t", p)
