@@ -153,7 +153,7 @@ func (c *Coordinator) Resign(partition int32) {
 	c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
 }
 
-// load reads a partition from its start to the high watermark.
+// load reads a partition from its start to its log end (see Log.Read).
 func (c *Coordinator) load(partition int32) (PartitionLoaded, error) {
 	snap := newSnapshot()
 	offset := int64(0)
