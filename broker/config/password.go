@@ -20,6 +20,7 @@ import (
 	"strconv"
 	"strings"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // ErrNoPasswordSecret refuses a dynamic password config when password.encoder.secret is not
@@ -116,6 +117,14 @@ func decodePassword(secret, encoded string) (string, error) {
 	}
 	plain, err := aead.open(iv, sealed)
 	if err != nil {
+		return "", errors.New("Password could not be decoded")
+	}
+	// AES/CBC carries no authentication tag: a wrong secret yields random bytes whose
+	// padding happens to be valid about once in 256 tries. A password is text, so bytes
+	// that are not UTF-8 mean the key was wrong; the length check below catches most of
+	// the rest. Without this a rotated secret (password.encoder.old.secret) was sometimes
+	// never tried, the new secret having "decoded" the value into garbage.
+	if !utf8.Valid(plain) {
 		return "", errors.New("Password could not be decoded")
 	}
 	password := string(plain)
