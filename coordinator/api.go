@@ -469,5 +469,5 @@ func (c *Coordinator) TxnOffsetCommit(ctx context.Context, version int16, req *k
 // CompleteTxn tells the coordinator that a transaction marker of the producer was written
 // to a __consumer_offsets partition (WriteTxnMarkers). It does not wait.
 func (c *Coordinator) CompleteTxn(producerID int64, partition int32, commit bool) {
-	c.post(envelope{ev: TxnCompleted{ProducerID: producerID, Partition: partition, Commit: commit}})
+	c.loop.Post(TxnCompleted{ProducerID: producerID, Partition: partition, Commit: commit})
 }

@@ -3,13 +3,12 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
+
+	"kbroker/coordinator/driver"
 )
 
 // Log is the coordinator's view of the __consumer_offsets partitions this broker leads.
@@ -26,7 +25,7 @@ type Log interface {
 }
 
 // ErrClosed is returned by calls made after the driver stopped.
-var ErrClosed = errors.New("group coordinator is shut down")
+var ErrClosed = driver.ErrClosed
 
 // Coordinator is the driver: one goroutine (Run) owns the Machine, feeds it requests, timer
 // firings and append outcomes, and carries out its effects (answers, appends, timers).
@@ -39,30 +38,14 @@ type Coordinator struct {
 	logger  zerolog.Logger
 	loadBuf int
 
-	in      chan envelope
-	done    chan struct{}
-	reqSeq  atomic.Uint64
-	loaders sync.WaitGroup // loading goroutines; Run waits for them before returning
+	loop  *driver.Loop[Event, TimerKey]
+	loads *driver.Loads
 
 	topics func() *TopicsImage // the broker's topics, for KIP-848 groups (SetTopics)
 
-	mu       sync.Mutex
-	closed   bool // Run has ended: no new loaders
-	status   map[int32]partStatus
-	loadWait map[int32][]chan struct{}
-
 	// Owned by the Run goroutine.
-	m       *Machine
-	waiters map[uint64]chan any
-	timers  map[TimerKey]*time.Timer
-	ctx     context.Context
-}
-
-type envelope struct {
-	ev     Event
-	id     uint64
-	reply  chan any
-	forget uint64
+	m   *Machine
+	ctx context.Context
 }
 
 // New returns a coordinator; Run must be started for it to answer. loadBufferBytes is
@@ -72,15 +55,11 @@ func New(cfg Config, l Log, loadBufferBytes int, logger zerolog.Logger) *Coordin
 		loadBufferBytes = 5 << 20
 	}
 	c := &Coordinator{
-		log:      l,
-		logger:   logger,
-		loadBuf:  loadBufferBytes,
-		in:       make(chan envelope, 256),
-		done:     make(chan struct{}),
-		status:   map[int32]partStatus{},
-		loadWait: map[int32][]chan struct{}{},
-		waiters:  map[uint64]chan any{},
-		timers:   map[TimerKey]*time.Timer{},
+		log:     l,
+		logger:  logger,
+		loadBuf: loadBufferBytes,
+		loop:    driver.New(func(k TimerKey, seq uint64) Event { return TimerFired{Key: k, Seq: seq} }),
+		loads:   driver.NewLoads(),
 	}
 	c.m = NewMachine(cfg, logger)
 	c.cfg = c.m.cfg
@@ -95,126 +74,51 @@ func (c *Coordinator) PartitionFor(group string) int32 { return PartitionFor(gro
 
 // Status tells whether this broker coordinates the groups of a partition: loaded (0),
 // loading (COORDINATOR_LOAD_IN_PROGRESS) or not (NOT_COORDINATOR), as an error code.
-func (c *Coordinator) Status(partition int32) int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch c.status[partition] {
-	case partActive:
-		return 0
-	case partLoading:
-		return kerr.CoordinatorLoadInProgress.Code
-	}
-	return kerr.NotCoordinator.Code
-}
+func (c *Coordinator) Status(partition int32) int16 { return c.loads.Code(partition) }
 
 // BecomeLeader starts loading a partition this broker now leads, in the background. The
 // returned channel is closed once it is loaded (or failed to load).
 func (c *Coordinator) BecomeLeader(partition int32) <-chan struct{} {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	if c.status[partition] == partActive {
-		c.mu.Unlock()
-		close(ch)
-		return ch
+	done, start, _ := c.loads.Begin(partition, 0)
+	if !start || !c.loop.Post(PartitionLoading{Partition: partition}) {
+		return done
 	}
-	c.loadWait[partition] = append(c.loadWait[partition], ch)
-	if c.status[partition] == partLoading {
-		c.mu.Unlock()
-		return ch
-	}
-	if c.closed {
-		c.mu.Unlock()
-		return ch
-	}
-	c.status[partition] = partLoading
-	c.loaders.Add(1)
-	c.mu.Unlock()
-	if !c.post(envelope{ev: PartitionLoading{Partition: partition}}) {
-		c.loaders.Done()
-		return ch
-	}
-	go func() {
-		defer c.loaders.Done()
-		start := time.Now()
+	c.loop.Go(func() {
+		begun := time.Now()
 		ev, err := c.load(partition)
 		if err != nil {
 			c.logger.Error().Err(err).Int32("partition", partition).Msg("loading __consumer_offsets partition failed")
-			c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
+			c.loop.Post(PartitionUnloaded{Partition: partition, LoadFailed: true})
 			return
 		}
-		c.logger.Debug().Int32("partition", partition).Dur("took", time.Since(start)).Msg("read __consumer_offsets partition")
-		c.post(envelope{ev: ev})
-	}()
-	return ch
+		c.logger.Debug().Int32("partition", partition).Dur("took", time.Since(begun)).Msg("read __consumer_offsets partition")
+		c.loop.Post(ev)
+	})
+	return done
 }
 
 // Resign forgets the groups of a partition this broker no longer leads.
 func (c *Coordinator) Resign(partition int32) {
-	c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
+	c.loads.Resign(partition)
+	c.loop.Post(PartitionUnloaded{Partition: partition})
 }
 
 // load reads a partition from its start to its log end (see Log.Read).
 func (c *Coordinator) load(partition int32) (PartitionLoaded, error) {
 	snap := newSnapshot()
-	offset := int64(0)
-	for {
-		data, end, err := c.log.Read(partition, offset, c.loadBuf)
-		if err != nil {
-			return PartitionLoaded{}, err
-		}
-		if len(data) == 0 || offset >= end {
-			break
-		}
-		next, err := forEachRecord(data, snap.applyRecord)
-		if err != nil {
-			return PartitionLoaded{}, fmt.Errorf("offset %d: %w", offset, err)
-		}
-		if next <= offset {
-			break
-		}
-		offset = next
+	err := driver.ReadToEnd(func(offset int64) ([]byte, int64, error) { return c.log.Read(partition, offset, c.loadBuf) },
+		func(data []byte) (int64, error) { return forEachRecord(data, snap.applyRecord) })
+	if err != nil {
+		return PartitionLoaded{}, err
 	}
 	return PartitionLoaded{Partition: partition, snap: snap}, nil
-}
-
-func (c *Coordinator) post(e envelope) bool {
-	select {
-	case c.in <- e:
-		return true
-	case <-c.done:
-		return false
-	}
 }
 
 // Run is the driver loop; it returns when ctx ends, after the loading goroutines it
 // started have ended.
 func (c *Coordinator) Run(ctx context.Context) {
 	c.ctx = ctx
-	defer func() {
-		for _, t := range c.timers {
-			t.Stop()
-		}
-		c.mu.Lock()
-		c.closed = true
-		c.mu.Unlock()
-		close(c.done)
-		c.loaders.Wait()
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-c.in:
-			if e.forget != 0 {
-				delete(c.waiters, e.forget)
-				continue
-			}
-			if e.reply != nil {
-				c.waiters[e.id] = e.reply
-			}
-			c.step(e.ev)
-		}
-	}
+	c.loop.Run(ctx, c.step)
 }
 
 // step feeds one event and carries out the effects, including those of append outcomes.
@@ -227,10 +131,7 @@ func (c *Coordinator) step(ev Event) {
 		for _, eff := range c.m.Step(now.UnixMilli(), ev) {
 			switch e := eff.(type) {
 			case Reply:
-				if ch, ok := c.waiters[e.Req]; ok {
-					delete(c.waiters, e.Req)
-					ch <- e.Result
-				}
+				c.loop.Answer(e.Req, e.Result)
 			case Append:
 				batch := BuildBatch(e.Records, now.UnixMilli())
 				if e.Txn != nil {
@@ -243,45 +144,24 @@ func (c *Coordinator) step(ev Event) {
 				}
 				queue = append(queue, AppendDone{Token: e.Token, Err: code})
 			case ArmTimer:
-				if t := c.timers[e.Key]; t != nil {
-					t.Stop()
-				}
-				key, seq := e.Key, e.Seq
-				c.timers[key] = time.AfterFunc(time.Duration(e.AfterMs)*time.Millisecond, func() {
-					c.post(envelope{ev: TimerFired{Key: key, Seq: seq}})
-				})
+				c.loop.Arm(e.Key, e.Seq, time.Duration(e.AfterMs)*time.Millisecond)
 			case CancelTimer:
-				if t := c.timers[e.Key]; t != nil {
-					t.Stop()
-					delete(c.timers, e.Key)
-				}
+				c.loop.Cancel(e.Key)
 			}
 		}
 		switch e := ev.(type) {
 		case TimerFired:
 			if _, armed := c.m.timers[e.Key]; !armed {
-				delete(c.timers, e.Key) // fired and not re-armed
+				c.loop.Forget(e.Key) // fired and not re-armed
 			}
 		case PartitionLoaded:
-			c.setStatus(e.Partition, partActive)
+			c.loads.Ended(e.Partition, 0, true)
 		case PartitionUnloaded:
-			c.setStatus(e.Partition, 0)
+			if e.LoadFailed {
+				c.loads.Ended(e.Partition, 0, false)
+			}
 		}
 	}
-}
-
-func (c *Coordinator) setStatus(p int32, st partStatus) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if st == 0 {
-		delete(c.status, p)
-	} else {
-		c.status[p] = st
-	}
-	for _, ch := range c.loadWait[p] {
-		close(ch)
-	}
-	delete(c.loadWait, p)
 }
 
 // appendErrorCode maps an append failure to the code a group request answers, as Kafka does.
@@ -305,23 +185,5 @@ func appendErrorCode(err error) int16 {
 
 // call sends a request event and waits for its answer.
 func (c *Coordinator) call(ctx context.Context, ev Event, setReq func(uint64)) (any, error) {
-	id := c.reqSeq.Add(1)
-	setReq(id)
-	ch := make(chan any, 1)
-	select {
-	case c.in <- envelope{ev: ev, id: id, reply: ch}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.done:
-		return nil, ErrClosed
-	}
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		c.post(envelope{forget: id})
-		return nil, ctx.Err()
-	case <-c.done:
-		return nil, ErrClosed
-	}
+	return c.loop.Call(ctx, ev, setReq)
 }

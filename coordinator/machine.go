@@ -125,8 +125,12 @@ type (
 		Partition int32
 		snap      *snapshot
 	}
-	// PartitionUnloaded: this broker no longer leads the partition (or failed to load it).
-	PartitionUnloaded struct{ Partition int32 }
+	// PartitionUnloaded: this broker no longer leads the partition, or (LoadFailed) failed
+	// to load it.
+	PartitionUnloaded struct {
+		Partition  int32
+		LoadFailed bool
+	}
 )
 
 func (TimerFired) event()        {}

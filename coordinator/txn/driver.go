@@ -3,15 +3,13 @@ package txn
 import (
 	"context"
 	"errors"
-	"fmt"
-	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/rs/zerolog"
 	"github.com/twmb/franz-go/pkg/kerr"
 
 	"kbroker/coordinator"
+	"kbroker/coordinator/driver"
 )
 
 // Log is the coordinator's view of the __transaction_state partitions this broker leads.
@@ -43,7 +41,7 @@ type ProducerIDs interface {
 }
 
 // ErrClosed is returned by calls made after the driver stopped.
-var ErrClosed = errors.New("transaction coordinator is shut down")
+var ErrClosed = driver.ErrClosed
 
 // Coordinator is the driver: one goroutine (Run) owns the Machine and feeds it requests,
 // timer firings and the outcomes of its effects; appends, producer id allocations and
@@ -57,29 +55,12 @@ type Coordinator struct {
 	logger  zerolog.Logger
 	loadBuf int
 
-	in      chan envelope
-	done    chan struct{}
-	reqSeq  atomic.Uint64
-	workers sync.WaitGroup // loaders, appends, allocations and marker writes in flight
-
-	mu       sync.Mutex
-	closed   bool
-	status   map[int32]partStatus
-	epoch    map[int32]int32 // the epoch each partition is loaded or loading at
-	loadWait map[int32][]chan struct{}
+	loop  *driver.Loop[Event, TimerKey]
+	loads *driver.Loads
 
 	// Owned by the Run goroutine.
-	m       *Machine
-	waiters map[uint64]chan any
-	timers  map[TimerKey]*time.Timer
-	ctx     context.Context
-}
-
-type envelope struct {
-	ev     Event
-	id     uint64
-	reply  chan any
-	forget uint64
+	m   *Machine
+	ctx context.Context
 }
 
 // New returns a coordinator; Run must be started for it to answer. loadBufferBytes is
@@ -89,18 +70,13 @@ func New(cfg Config, l Log, markers MarkerWriter, pids ProducerIDs, loadBufferBy
 		loadBufferBytes = 5 << 20
 	}
 	c := &Coordinator{
-		log:      l,
-		markers:  markers,
-		pids:     pids,
-		logger:   logger,
-		loadBuf:  loadBufferBytes,
-		in:       make(chan envelope, 256),
-		done:     make(chan struct{}),
-		status:   map[int32]partStatus{},
-		epoch:    map[int32]int32{},
-		loadWait: map[int32][]chan struct{}{},
-		waiters:  map[uint64]chan any{},
-		timers:   map[TimerKey]*time.Timer{},
+		log:     l,
+		markers: markers,
+		pids:    pids,
+		logger:  logger,
+		loadBuf: loadBufferBytes,
+		loop:    driver.New(func(k TimerKey, seq uint64) Event { return TimerFired{Key: k, Seq: seq} }),
+		loads:   driver.NewLoads(),
 	}
 	c.m = NewMachine(cfg, logger)
 	c.cfg = c.m.cfg
@@ -115,17 +91,7 @@ func (c *Coordinator) PartitionFor(txnID string) int32 { return PartitionFor(txn
 
 // Status tells whether this broker coordinates the ids of a partition: loaded (0), loading
 // (COORDINATOR_LOAD_IN_PROGRESS) or not (NOT_COORDINATOR), as an error code.
-func (c *Coordinator) Status(partition int32) int16 {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	switch c.status[partition] {
-	case partActive:
-		return 0
-	case partLoading:
-		return errLoading
-	}
-	return errNotCoordinator
-}
+func (c *Coordinator) Status(partition int32) int16 { return c.loads.Code(partition) }
 
 // BecomeLeader starts loading a partition this broker now leads at leader epoch epoch (the
 // coordinator epoch). The returned channel is closed once it is loaded (or failed to). A
@@ -133,75 +99,44 @@ func (c *Coordinator) Status(partition int32) int16 {
 // onElection does for every election: markers then carry the new coordinator epoch, and
 // completions in flight at the old one are taken over by the reload.
 func (c *Coordinator) BecomeLeader(partition, epoch int32) <-chan struct{} {
-	ch := make(chan struct{})
-	c.mu.Lock()
-	st := c.status[partition]
-	current := (st == partActive || st == partLoading) && epoch <= c.epoch[partition]
-	if current && st == partActive {
-		c.mu.Unlock()
-		close(ch)
-		return ch
+	done, start, reload := c.loads.Begin(partition, epoch)
+	if !start {
+		return done
 	}
-	c.loadWait[partition] = append(c.loadWait[partition], ch)
-	if current || c.closed {
-		c.mu.Unlock()
-		return ch
-	}
-	if st != 0 {
-		c.logger.Info().Int32("partition", partition).Int32("old_epoch", c.epoch[partition]).Int32("epoch", epoch).
+	if reload {
+		c.logger.Info().Int32("partition", partition).Int32("epoch", epoch).
 			Msg("leader epoch of a __transaction_state partition moved on; loading it again")
 	}
-	c.status[partition] = partLoading
-	c.epoch[partition] = epoch
-	c.workers.Add(1)
-	c.mu.Unlock()
-	if !c.post(envelope{ev: PartitionLoading{Partition: partition, Epoch: epoch}}) {
-		c.workers.Done()
-		return ch
+	if !c.loop.Post(PartitionLoading{Partition: partition, Epoch: epoch}) {
+		return done
 	}
-	go func() {
-		defer c.workers.Done()
-		start := time.Now()
+	c.loop.Go(func() {
+		begun := time.Now()
 		ev, err := c.load(partition, epoch)
 		if err != nil {
 			c.logger.Error().Err(err).Int32("partition", partition).Msg("loading __transaction_state partition failed")
-			c.post(envelope{ev: PartitionUnloaded{Partition: partition, LoadFailed: true, Epoch: epoch}})
+			c.loop.Post(PartitionUnloaded{Partition: partition, LoadFailed: true, Epoch: epoch})
 			return
 		}
-		c.logger.Debug().Int32("partition", partition).Dur("took", time.Since(start)).Msg("read __transaction_state partition")
-		c.post(envelope{ev: ev})
-	}()
-	return ch
+		c.logger.Debug().Int32("partition", partition).Dur("took", time.Since(begun)).Msg("read __transaction_state partition")
+		c.loop.Post(ev)
+	})
+	return done
 }
 
 // Resign forgets the ids of a partition this broker no longer leads.
 func (c *Coordinator) Resign(partition int32) {
-	c.mu.Lock()
-	c.setStatusLocked(partition, 0)
-	c.mu.Unlock()
-	c.post(envelope{ev: PartitionUnloaded{Partition: partition}})
+	c.loads.Resign(partition)
+	c.loop.Post(PartitionUnloaded{Partition: partition})
 }
 
 // load reads a partition from its start to its log end (see Log.Read).
 func (c *Coordinator) load(partition, epoch int32) (PartitionLoaded, error) {
 	l := newLoader(partition)
-	offset := int64(0)
-	for {
-		data, end, err := c.log.Read(partition, offset, c.loadBuf)
-		if err != nil {
-			return PartitionLoaded{}, err
-		}
-		if len(data) == 0 || offset >= end {
-			break
-		}
-		next, err := coordinator.ForEachBatchRecord(data, l.apply)
-		if err != nil {
-			return PartitionLoaded{}, fmt.Errorf("offset %d: %w", offset, err)
-		}
-		if next <= offset {
-			break
-		}
-		offset = next
+	err := driver.ReadToEnd(func(offset int64) ([]byte, int64, error) { return c.log.Read(partition, offset, c.loadBuf) },
+		func(data []byte) (int64, error) { return coordinator.ForEachBatchRecord(data, l.apply) })
+	if err != nil {
+		return PartitionLoaded{}, err
 	}
 	if l.unknown > 0 {
 		c.logger.Warn().Int32("partition", partition).Int("records", l.unknown).Msg("skipped records with an unknown key version")
@@ -209,43 +144,10 @@ func (c *Coordinator) load(partition, epoch int32) (PartitionLoaded, error) {
 	return PartitionLoaded{Partition: partition, Epoch: epoch, snap: l.txns}, nil
 }
 
-func (c *Coordinator) post(e envelope) bool {
-	select {
-	case c.in <- e:
-		return true
-	case <-c.done:
-		return false
-	}
-}
-
 // Run is the driver loop; it returns when ctx ends, after the goroutines it started.
 func (c *Coordinator) Run(ctx context.Context) {
 	c.ctx = ctx
-	defer func() {
-		for _, t := range c.timers {
-			t.Stop()
-		}
-		c.mu.Lock()
-		c.closed = true
-		c.mu.Unlock()
-		close(c.done)
-		c.workers.Wait()
-	}()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case e := <-c.in:
-			if e.forget != 0 {
-				delete(c.waiters, e.forget)
-				continue
-			}
-			if e.reply != nil {
-				c.waiters[e.id] = e.reply
-			}
-			c.step(e.ev)
-		}
-	}
+	c.loop.Run(ctx, c.step)
 }
 
 // step feeds one event and carries out the effects.
@@ -254,13 +156,10 @@ func (c *Coordinator) step(ev Event) {
 	for _, eff := range c.m.Step(now.UnixMilli(), ev) {
 		switch e := eff.(type) {
 		case Reply:
-			if ch, ok := c.waiters[e.Req]; ok {
-				delete(c.waiters, e.Req)
-				ch <- e.Result
-			}
+			c.loop.Answer(e.Req, e.Result)
 		case Append:
 			batch := coordinator.BuildBatch(e.Records, now.UnixMilli())
-			c.spawn(func() Event {
+			c.loop.Spawn(func() Event {
 				err := c.log.Append(c.ctx, e.Partition, batch)
 				if err != nil {
 					c.logger.Warn().Err(err).Int32("partition", e.Partition).Msg("append to __transaction_state failed")
@@ -268,7 +167,7 @@ func (c *Coordinator) step(ev Event) {
 				return AppendDone{Token: e.Token, Err: errorCode(err)}
 			})
 		case AllocateProducerID:
-			c.spawn(func() Event {
+			c.loop.Spawn(func() Event {
 				id, err := c.pids.NextID(c.ctx)
 				if err != nil {
 					c.logger.Error().Err(err).Msg("allocating a producer id")
@@ -277,70 +176,28 @@ func (c *Coordinator) step(ev Event) {
 				return ProducerIDAllocated{Token: e.Token, ProducerID: id}
 			})
 		case WriteMarkers:
-			c.spawn(func() Event {
+			c.loop.Spawn(func() Event {
 				errs, gone := c.markers.WriteMarkers(c.ctx, e)
 				return MarkersWritten{Token: e.Token, Errs: errs, Gone: gone}
 			})
 		case ArmTimer:
-			if t := c.timers[e.Key]; t != nil {
-				t.Stop()
-			}
-			key, seq := e.Key, e.Seq
-			c.timers[key] = time.AfterFunc(time.Duration(e.AfterMs)*time.Millisecond, func() {
-				c.post(envelope{ev: TimerFired{Key: key, Seq: seq}})
-			})
+			c.loop.Arm(e.Key, e.Seq, time.Duration(e.AfterMs)*time.Millisecond)
 		case CancelTimer:
-			if t := c.timers[e.Key]; t != nil {
-				t.Stop()
-				delete(c.timers, e.Key)
-			}
+			c.loop.Cancel(e.Key)
 		}
 	}
 	switch e := ev.(type) {
 	case TimerFired:
 		if _, armed := c.m.timers[e.Key]; !armed {
-			delete(c.timers, e.Key)
+			c.loop.Forget(e.Key)
 		}
 	case PartitionLoaded:
-		c.loadEnded(e.Partition, e.Epoch, partActive)
+		c.loads.Ended(e.Partition, e.Epoch, true)
 	case PartitionUnloaded:
 		if e.LoadFailed {
-			c.loadEnded(e.Partition, e.Epoch, 0)
+			c.loads.Ended(e.Partition, e.Epoch, false)
 		}
 	}
-}
-
-// loadEnded records the end of the load of a partition at epoch, unless the partition was
-// resigned or is being loaded at a newer epoch since.
-func (c *Coordinator) loadEnded(p, epoch int32, st partStatus) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.status[p] == partLoading && c.epoch[p] == epoch {
-		c.setStatusLocked(p, st)
-	}
-}
-
-// spawn runs fn in a goroutine and posts the event it returns.
-func (c *Coordinator) spawn(fn func() Event) {
-	c.workers.Add(1)
-	go func() {
-		defer c.workers.Done()
-		c.post(envelope{ev: fn()})
-	}()
-}
-
-// setStatusLocked sets a partition's status and wakes those waiting for its load.
-func (c *Coordinator) setStatusLocked(p int32, st partStatus) {
-	if st == 0 {
-		delete(c.status, p)
-		delete(c.epoch, p)
-	} else {
-		c.status[p] = st
-	}
-	for _, ch := range c.loadWait[p] {
-		close(ch)
-	}
-	delete(c.loadWait, p)
 }
 
 // errorCode is the Kafka error code of an append's failure.
@@ -360,23 +217,5 @@ func errorCode(err error) int16 {
 
 // call sends a request event and waits for its answer.
 func (c *Coordinator) call(ctx context.Context, ev Event, setReq func(uint64)) (any, error) {
-	id := c.reqSeq.Add(1)
-	setReq(id)
-	ch := make(chan any, 1)
-	select {
-	case c.in <- envelope{ev: ev, id: id, reply: ch}:
-	case <-ctx.Done():
-		return nil, ctx.Err()
-	case <-c.done:
-		return nil, ErrClosed
-	}
-	select {
-	case r := <-ch:
-		return r, nil
-	case <-ctx.Done():
-		c.post(envelope{forget: id})
-		return nil, ctx.Err()
-	case <-c.done:
-		return nil, ErrClosed
-	}
+	return c.loop.Call(ctx, ev, setReq)
 }
