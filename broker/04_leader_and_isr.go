@@ -44,7 +44,7 @@ func (s *Server) handleLeaderAndISR(rc *requestContext, req *kmsg.LeaderAndISRRe
 	for _, ts := range req.TopicStates {
 		rt := kmsg.NewLeaderAndISRResponseTopic()
 		rt.TopicID = ts.TopicID
-		tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
+		tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic, ts.TopicID)
 		for _, ps := range ts.PartitionStates {
 			rp := kmsg.NewLeaderAndISRResponseTopicPartition()
 			rp.Topic, rp.Partition = ts.Topic, ps.Partition
@@ -131,9 +131,11 @@ func (s *Server) applyLeaderAndISR(topic string, id [16]byte, tc config.TopicCon
 	return nil
 }
 
-// topicConfigFor returns a topic's effective config: from the cache, else from ZooKeeper.
-func (s *Server) topicConfigFor(ctx context.Context, topic string) (config.TopicConfig, map[string]string) {
-	if t, ok := s.cache.topic(topic); ok {
+// topicConfigFor returns the effective config of topic id: from the cache, else from
+// ZooKeeper. A cached topic of the same name but another id is one deleted since and
+// created again; its overrides are not the new topic's.
+func (s *Server) topicConfigFor(ctx context.Context, topic string, id [16]byte) (config.TopicConfig, map[string]string) {
+	if t, ok := s.cache.topic(topic); ok && t.id == id {
 		return t.config, t.overrides
 	}
 	overrides, err := s.meta.TopicConfig(ctx, topic)

@@ -51,7 +51,7 @@ func (s *Server) handleUpdateMetadata(rc *requestContext, req *kmsg.UpdateMetada
 				nt = *t
 				nt.partitions = append([]partitionMeta(nil), t.partitions...)
 			} else {
-				tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic)
+				tc, overrides := s.topicConfigFor(rc.ctx(), ts.Topic, ts.TopicID)
 				nt = topicMeta{name: ts.Topic, id: ts.TopicID, internal: isInternalTopic(ts.Topic), overrides: overrides, config: tc}
 			}
 			for _, ps := range ts.PartitionStates {

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"testing"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -67,5 +68,30 @@ func TestMetadataTopicWithoutPartitionStates(t *testing.T) {
 		if len(r.Topics) != 1 || r.Topics[0].ErrorCode != 0 || len(r.Topics[0].Partitions) != 1 {
 			t.Errorf("%s with its partition states: %+v, want the topic and its partition", what, r.Topics)
 		}
+	}
+}
+
+// TestTopicConfigForRecreatedTopic: the config of a topic named in LeaderAndIsr or
+// UpdateMetadata comes from the cache only when the cached topic has the same id; a topic
+// deleted and created again under its name reads its own overrides, not the old topic's.
+func TestTopicConfigForRecreatedTopic(t *testing.T) {
+	s, _ := testServerConn(t, []topicSpec{{name: "recreated", partitions: 1, replicationFactor: 1, configs: map[string]string{"retention.ms": "1000"}}})
+	old, ok := s.cache.topic("recreated")
+	if !ok {
+		t.Fatal("topic not in the cache")
+	}
+	ctx := context.Background()
+	if tc, overrides := s.topicConfigFor(ctx, "recreated", old.id); overrides["retention.ms"] != "1000" || tc.RetentionMs != 1000 {
+		t.Fatalf("same id: %v, retention %d", overrides, tc.RetentionMs)
+	}
+	// The new topic's config, as the controller's creation writes it, without the override.
+	if err := s.meta.SetTopicConfig(ctx, "recreated", map[string]string{"cleanup.policy": "compact"}); err != nil {
+		t.Fatal(err)
+	}
+	newID := old.id
+	newID[0]++
+	tc, overrides := s.topicConfigFor(ctx, "recreated", newID)
+	if _, kept := overrides["retention.ms"]; kept || overrides["cleanup.policy"] != "compact" || tc.RetentionMs == 1000 {
+		t.Fatalf("new id: %v, retention %d: the old topic's overrides", overrides, tc.RetentionMs)
 	}
 }
