@@ -3,7 +3,6 @@ package coordinator
 import (
 	"context"
 	"errors"
-	"sync"
 	"testing"
 	"time"
 
@@ -11,40 +10,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
-	"kbroker/protocol"
+	"kbroker/coordinator/driver/drivertest"
 )
-
-// memLog is an in-memory __consumer_offsets: batches per partition with offsets assigned.
-type memLog struct {
-	mu    sync.Mutex
-	parts map[int32][]byte
-	next  map[int32]int64
-}
-
-func newMemLog() *memLog { return &memLog{parts: map[int32][]byte{}, next: map[int32]int64{}} }
-
-func (l *memLog) Append(_ context.Context, p int32, batch []byte) error {
-	if _, err := protocol.ValidateProduceBatch(batch, protocol.ValidateOptions{MaxBatchBytes: 1 << 20}); err != nil {
-		return err
-	}
-	h, _ := protocol.ParseBatchHeader(batch)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := append([]byte(nil), batch...)
-	protocol.SetBaseOffset(b, l.next[p])
-	l.next[p] += int64(h.LastOffsetDelta) + 1
-	l.parts[p] = append(l.parts[p], b...)
-	return nil
-}
-
-func (l *memLog) Read(p int32, offset int64, maxBytes int) ([]byte, int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if offset > 0 {
-		return nil, l.next[p], nil // everything is returned by the first read
-	}
-	return l.parts[p], l.next[p], nil
-}
 
 func startCoordinator(t *testing.T, l Log) *Coordinator {
 	t.Helper()
@@ -70,7 +37,7 @@ func startCoordinator(t *testing.T, l Log) *Coordinator {
 }
 
 func TestDriverEndToEnd(t *testing.T) {
-	l := newMemLog()
+	l := drivertest.NewMemLog()
 	c := startCoordinator(t, l)
 	ctx := context.Background()
 
@@ -135,7 +102,7 @@ func TestDriverEndToEnd(t *testing.T) {
 }
 
 func TestDriverParkedJoinEndsWithContext(t *testing.T) {
-	c := startCoordinator(t, newMemLog())
+	c := startCoordinator(t, drivertest.NewMemLog())
 	join := kmsg.NewPtrJoinGroupRequest()
 	join.Group, join.SessionTimeoutMillis, join.RebalanceTimeoutMillis, join.ProtocolType = "g", 10000, 10000, "consumer"
 	p := kmsg.NewJoinGroupRequestProtocol()

@@ -11,40 +11,8 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"kbroker/coordinator"
-	"kbroker/protocol"
+	"kbroker/coordinator/driver/drivertest"
 )
-
-// memLog is an in-memory __transaction_state: batches per partition with offsets assigned.
-type memLog struct {
-	mu    sync.Mutex
-	parts map[int32][]byte
-	next  map[int32]int64
-}
-
-func newMemLog() *memLog { return &memLog{parts: map[int32][]byte{}, next: map[int32]int64{}} }
-
-func (l *memLog) Append(_ context.Context, p int32, batch []byte) error {
-	if _, err := protocol.ValidateProduceBatch(batch, protocol.ValidateOptions{MaxBatchBytes: 1 << 20}); err != nil {
-		return err
-	}
-	h, _ := protocol.ParseBatchHeader(batch)
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	b := append([]byte(nil), batch...)
-	protocol.SetBaseOffset(b, l.next[p])
-	l.next[p] += int64(h.LastOffsetDelta) + 1
-	l.parts[p] = append(l.parts[p], b...)
-	return nil
-}
-
-func (l *memLog) Read(p int32, offset int64, maxBytes int) ([]byte, int64, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if offset > 0 {
-		return nil, l.next[p], nil // everything is returned by the first read
-	}
-	return l.parts[p], l.next[p], nil
-}
 
 // memMarkers records marker writes and answers NONE for every partition.
 type memMarkers struct {
@@ -104,7 +72,7 @@ func startCoordinator(t *testing.T, l Log, w MarkerWriter, ids ProducerIDs) *Coo
 }
 
 func TestDriverEndToEnd(t *testing.T) {
-	l, w, ids := newMemLog(), &memMarkers{}, &seqIDs{next: 41}
+	l, w, ids := drivertest.NewMemLog(), &memMarkers{}, &seqIDs{next: 41}
 	c := startCoordinator(t, l, w, ids)
 	ctx := context.Background()
 	txnID := "tx"
@@ -233,7 +201,7 @@ func TestRecordsRoundTrip(t *testing.T) {
 // the markers of a transaction completed afterwards carry the new coordinator epoch; an
 // older or equal epoch changes nothing, and Resign makes the ids unknown at once.
 func TestDriverReloadsAtNewerEpoch(t *testing.T) {
-	l, w, ids := newMemLog(), &memMarkers{}, &seqIDs{next: 41}
+	l, w, ids := drivertest.NewMemLog(), &memMarkers{}, &seqIDs{next: 41}
 	c := startCoordinator(t, l, w, ids) // every partition at epoch 1
 	ctx := context.Background()
 	txnID := "tx"
