@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/IBM/sarama"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // legacySeenRecord is a record (or a delivery report) as legacy_client.py prints it.
@@ -231,7 +232,17 @@ func TestCompatLegacyLibrdkafka(t *testing.T) {
 		txn := txnProducer(t, b, "legacy-rdk-txn", topic)
 		produceTxn(t, txn, "committed", 4, true)
 		produceTxn(t, txn, "aborted", 4, false)
-		out := mustRun(t, cmdSpec{name: py, args: []string{script, "consume", b.Addr(), topic, "18", "g-txn", "0.9.0"}})
+		// A plain record after the transactions, in each partition: a log that ends with a
+		// marker has nothing to down-convert at the marker's offset, and Fetch v1 then gets
+		// Kafka's overflow entry, which librdkafka reports as MSG_SIZE_TOO_LARGE until a
+		// record follows (as against Kafka 3.9). With a record after it, the old consumer
+		// steps over the marker as it would over a gap; without one, whether it asked at the
+		// marker before it had the 18 records it waits for was a race.
+		tail := newClient(t, b, kgo.DefaultProduceTopic(topic), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+		if err := tail.ProduceSync(testCtx(t, time.Minute), &kgo.Record{Partition: 0, Value: []byte("tail-0")}, &kgo.Record{Partition: 1, Value: []byte("tail-1")}).FirstErr(); err != nil {
+			t.Fatalf("produce the tail records: %v", err)
+		}
+		out := mustRun(t, cmdSpec{name: py, args: []string{script, "consume", b.Addr(), topic, "20", "g-txn", "0.9.0"}})
 		var committed, aborted int
 		for _, r := range parseLegacySeen(t, out) {
 			switch {
